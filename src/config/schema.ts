@@ -1,0 +1,113 @@
+import { z } from "zod";
+
+/**
+ * The model config a user keeps in their repo (models/*.yml). One definition gives the
+ * runtime validation, the TypeScript types and the JSON Schema for editors.
+ */
+
+const Fraction = z.number().min(0).lt(1);
+/** "1%" or 0.01. */
+const Relative = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?%$/, "a percentage such as \"1%\"")]);
+
+export const HubSourceSchema = z.strictObject({
+  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/name"),
+  file: z.string().min(1),
+  revision: z.string().min(1).default("main"),
+  tokenizer: z.string().optional(),
+});
+
+export const ModelSourceSchema = z
+  .strictObject({
+    path: z.string().min(1).optional(),
+    hf: HubSourceSchema.optional(),
+    tokenizer: z.string().min(1).optional(),
+    family: z.enum(["decoder", "encoder", "encoder-decoder"]).optional(),
+  })
+  .refine((m) => Boolean(m.path) !== Boolean(m.hf), { message: "give exactly one of 'path' or 'hf'" });
+
+const MethodName = z.enum(["magnitude", "global", "random", "nm", "wanda", "sparsegpt", "owl", "structured"]);
+
+/** A method is a name, or a one-key map from the name to its options. */
+export const MethodSchema = z.union([
+  MethodName,
+  z.partialRecord(MethodName, z.union([z.record(z.string(), z.unknown()), z.string(), z.null()])).refine((m) => Object.keys(m).length === 1, {
+    message: "a method with options is a map with one key, e.g. { nm: \"2:4\" }",
+  }),
+]);
+export type MethodSpec = z.infer<typeof MethodSchema>;
+
+export const DatasetRefSchema = z.string().min(1);
+
+export const CalibrationSchema = z.strictObject({
+  dataset: DatasetRefSchema.default("bundled/train"),
+  samples: z.number().int().positive().default(128),
+  seq_len: z.number().int().positive().default(512),
+  seed: z.number().int().default(0),
+});
+
+export const PruneSchema = z.strictObject({
+  include: z.array(z.string()).optional(),
+  exclude: z.array(z.string()).optional(),
+  methods: z.array(MethodSchema).min(1).default(["magnitude"]),
+  sparsity: z.array(Fraction).min(1).default([0.5]),
+  calibration: CalibrationSchema.prefault({}),
+  sensitivity: z.union([z.literal(false), z.strictObject({ method: MethodName.default("magnitude"), sparsity: Fraction.default(0.5) })]).default(false),
+});
+
+export const FinetuneSchema = z
+  .strictObject({
+    steps: z.number().int().positive().default(100),
+    lr: z.number().positive().default(5e-5),
+    batch: z.number().int().positive().default(4),
+    seq_len: z.number().int().positive().default(128),
+    dataset: DatasetRefSchema.default("bundled/train"),
+    warmup: z.number().int().nonnegative().default(0),
+    weight_decay: z.number().nonnegative().default(0),
+    seed: z.number().int().default(0),
+    command: z.string().optional(),
+  });
+
+export const PerplexityEvalSchema = z.strictObject({
+  dataset: DatasetRefSchema.default("bundled/test"),
+  seq_len: z.number().int().positive().default(1024),
+  stride: z.number().int().positive().optional(),
+  protocol: z.enum(["sliding-window", "paper-nonoverlap", "masked-lm", "pseudo-ppl", "seq2seq-chunk"]).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  seed: z.number().int().default(0),
+});
+
+export const LatencyEvalSchema = z.strictObject({
+  batch: z.array(z.number().int().positive()).default([1]),
+  seq_len: z.array(z.number().int().positive()).default([128]),
+  providers: z.array(z.enum(["cpu", "cuda"])).default(["cpu"]),
+  threads: z.number().int().nonnegative().default(0),
+  budget_ms: z.number().positive().default(2000),
+  warmup: z.number().int().nonnegative().default(3),
+});
+
+export const RegressionSchema = z.strictObject({
+  perplexity: z.strictObject({ max_increase: Relative.default("1%"), abs_tolerance: z.number().nonnegative().default(1e-3) }).prefault({}),
+  latency: z.strictObject({ max_increase: Relative.default("5%"), confidence: z.number().gt(0).lt(1).default(0.99) }).prefault({}),
+});
+
+export const ConfigSchema = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-'"),
+  model: ModelSourceSchema,
+  analyze: z.strictObject({ cutoffs: z.array(z.number().positive()).default([0.1, 0.01, 0.001]) }).prefault({}),
+  prune: PruneSchema.prefault({}),
+  finetune: FinetuneSchema.optional(),
+  eval: z
+    .strictObject({
+      perplexity: z.union([PerplexityEvalSchema, z.literal(false)]).prefault({}),
+      latency: z.union([LatencyEvalSchema, z.literal(false)]).prefault({}),
+    })
+    .prefault({}),
+  regression: RegressionSchema.prefault({}),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** "1%" -> 0.01; numbers pass through. */
+export function relative(value: number | string): number {
+  return typeof value === "number" ? value : Number(value.slice(0, -1)) / 100;
+}

@@ -1,0 +1,139 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { ModelProtoSchema, StringStringEntryProtoSchema, type TensorProto } from "onnx-buf";
+import { create } from "@bufbuild/protobuf";
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { elementBytes } from "./dtype.ts";
+import { OnnxFormatError } from "./errors.ts";
+import { MAX_INLINE_MODEL_BYTES, graphOf, type OnnxModel } from "./model.ts";
+import { DataLocation, elementCount, externalDataRef, isExternal, tensorBytes, tensorShape } from "./tensor.ts";
+import { temporaryPath, writeFileAtomic } from "../util/atomic.ts";
+
+export interface WriteOptions {
+  /**
+   * "auto" keeps weights external when the source had external data or when the weights
+   * would push the file past protobuf's 2 GiB limit; "always" and "never" force it.
+   */
+  externalData?: "auto" | "always" | "never";
+  /** Data file name in the output folder; defaults to `<model file name>.data`. */
+  location?: string;
+  /** Tensors under this many bytes stay inline (onnx's save_model uses 1024 too). */
+  sizeThreshold?: number;
+}
+
+/** onnxruntime memory-maps external data; offsets on page boundaries let it map each tensor. */
+export const EXTERNAL_DATA_ALIGNMENT = 4096;
+/** Weights above this go external in "auto" mode, leaving room for the graph itself. */
+const AUTO_EXTERNAL_BYTES = 1.8 * 2 ** 30;
+const COPY_CHUNK = 16 << 20;
+
+/**
+ * Writes a model. Every field that was not changed is written back as it was read (unknown
+ * fields included), so an unchanged model re-encodes to the same bytes. The model in memory
+ * is not modified. Both files appear atomically: data file first, then the graph.
+ */
+export function writeModel(model: OnnxModel, file: string, options: WriteOptions = {}): void {
+  const graph = graphOf(model);
+  const mode = options.externalData ?? "auto";
+  const threshold = options.sizeThreshold ?? 1024;
+  let external = mode === "always";
+  if (mode === "auto") {
+    const anyExternal = graph.initializer.some(isExternal);
+    const total = graph.initializer.reduce((sum, t) => sum + tensorByteLength(model, t), 0);
+    external = anyExternal || total > AUTO_EXTERNAL_BYTES;
+  }
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (!external) {
+    const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineCopy(model, t) : t));
+    const bytes = toBinary(ModelProtoSchema, { ...model.proto, graph: { ...graph, initializer } });
+    if (bytes.byteLength > MAX_INLINE_MODEL_BYTES) {
+      throw new OnnxFormatError(file, "ModelProto", `would be ${bytes.byteLength} bytes inline; write it with external data`);
+    }
+    writeFileAtomic(file, bytes);
+    return;
+  }
+  const location = options.location ?? `${path.basename(file)}.data`;
+  if (path.isAbsolute(location) || location.split(/[\\/]/).includes("..")) {
+    throw new OnnxFormatError(file, "external data location", `${JSON.stringify(location)} must be a relative path inside the model's folder`);
+  }
+  const dataFile = path.join(path.dirname(path.resolve(file)), location);
+  mkdirSync(path.dirname(dataFile), { recursive: true });
+  const tmpData = temporaryPath(dataFile);
+  const fd = openSync(tmpData, "w");
+  const initializer: TensorProto[] = [];
+  try {
+    let offset = 0;
+    for (const tensor of graph.initializer) {
+      const length = tensorByteLength(model, tensor);
+      if (length < threshold) {
+        initializer.push(isExternal(tensor) ? inlineCopy(model, tensor) : tensor);
+        continue;
+      }
+      offset = Math.ceil(offset / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
+      copyTensorData(model, tensor, fd, offset, length);
+      initializer.push({
+        ...tensor,
+        rawData: new Uint8Array(0),
+        floatData: [],
+        int32Data: [],
+        int64Data: [],
+        doubleData: [],
+        uint64Data: [],
+        dataLocation: DataLocation.EXTERNAL,
+        externalData: [
+          create(StringStringEntryProtoSchema, { key: "location", value: location }),
+          create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
+          create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
+        ],
+      });
+      offset += length;
+    }
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(tmpData, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  const bytes = toBinary(ModelProtoSchema, { ...model.proto, graph: { ...graph, initializer } });
+  renameSync(tmpData, dataFile);
+  writeFileAtomic(file, bytes);
+}
+
+function tensorByteLength(model: OnnxModel, tensor: TensorProto): number {
+  const size = elementBytes(tensor.dataType);
+  if (size === undefined) return 0;
+  return elementCount(tensorShape(model, tensor)) * size;
+}
+
+function inlineCopy(model: OnnxModel, tensor: TensorProto): TensorProto {
+  return { ...tensor, rawData: tensorBytes(model, tensor), externalData: [], dataLocation: DataLocation.DEFAULT };
+}
+
+/** Streams external sources in chunks, so rewriting a 2 GB model never holds it twice. */
+function copyTensorData(model: OnnxModel, tensor: TensorProto, fd: number, offset: number, length: number): void {
+  if (!isExternal(tensor)) {
+    const bytes = tensorBytes(model, tensor);
+    writeAll(fd, bytes, offset);
+    return;
+  }
+  const ref = externalDataRef(model, tensor, length);
+  const src = openSync(ref.file, "r");
+  const chunk = Buffer.allocUnsafeSlow(Math.min(COPY_CHUNK, Math.max(length, 1)));
+  try {
+    for (let done = 0; done < length; ) {
+      const n = readSync(src, chunk, 0, Math.min(chunk.length, length - done), ref.offset + done);
+      if (n === 0) throw new OnnxFormatError(model.file, `initializer ${JSON.stringify(tensor.name)}`, "external data ends early");
+      writeAll(fd, chunk.subarray(0, n), offset + done);
+      done += n;
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.byteLength; ) {
+    done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30), position + done);
+  }
+}

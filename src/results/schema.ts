@@ -1,0 +1,123 @@
+import { z } from "zod";
+import { AnalysisSchema } from "./analysis.ts";
+
+/**
+ * The result file: one per model and shard, versioned. Every stage writes into it; the
+ * report stage reads nothing else. Validated whenever it is read (it may come from an
+ * untrusted job), so bad files give errors that name the file and field.
+ */
+export const RESULT_SCHEMA_VERSION = 1;
+
+export const RunnerSchema = z.object({
+  os: z.string(),
+  cpu: z.string(),
+  cores: z.number().int().positive(),
+  memoryBytes: z.number().nonnegative(),
+  gpu: z.string().nullable(),
+  driver: z.string().nullable(),
+  ort: z.string(),
+  node: z.string(),
+  provider: z.enum(["cpu", "cuda"]),
+  /** Hash of what makes timings comparable: cpu, gpu, driver, ort, provider. */
+  fingerprint: z.string(),
+});
+export type Runner = z.infer<typeof RunnerSchema>;
+
+export const PerplexitySchema = z.object({
+  dataset: z.string(),
+  /** e.g. "sliding-window", "paper-nonoverlap", "masked-lm", "pseudo-ppl", "seq2seq-chunk". */
+  protocol: z.string(),
+  seqLen: z.number().int().positive(),
+  stride: z.number().int().positive().optional(),
+  token: z.number().positive(),
+  word: z.number().positive(),
+  bitsPerByte: z.number().nonnegative(),
+  nll: z.number(),
+  tokens: z.number().int().nonnegative(),
+  words: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  /** True when stopped early (time limit, SIGINT): the numbers cover `tokens` only. */
+  partial: z.boolean(),
+  seconds: z.number().nonnegative(),
+});
+export type Perplexity = z.infer<typeof PerplexitySchema>;
+
+export const LatencySchema = z.object({
+  provider: z.enum(["cpu", "cuda"]),
+  batch: z.number().int().positive(),
+  seqLen: z.number().int().positive(),
+  threads: z.number().int().nonnegative().optional(),
+  /** Raw timed samples in ms, kept so comparisons can use statistics. */
+  samplesMs: z.array(z.number().nonnegative()),
+  p50: z.number().nonnegative(),
+  p90: z.number().nonnegative(),
+  p99: z.number().nonnegative(),
+  mean: z.number().nonnegative(),
+  std: z.number().nonnegative(),
+  tokensPerSecond: z.number().nonnegative(),
+  sessionMs: z.number().nonnegative(),
+  peakRssBytes: z.number().nonnegative().optional(),
+  warmup: z.number().int().nonnegative(),
+});
+export type Latency = z.infer<typeof LatencySchema>;
+
+export const FinetuneSummarySchema = z.object({
+  steps: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative(),
+  lossStart: z.number(),
+  lossEnd: z.number(),
+  seconds: z.number().nonnegative(),
+  trainer: z.enum(["builtin", "command"]),
+});
+
+export const RunSchema = z.object({
+  /** Stable key, e.g. "magnitude@0.5", "nm:2:4@0.5+ft". */
+  id: z.string(),
+  /** "dense", "magnitude", "global", "random", "nm", "wanda", "sparsegpt", "owl-wanda", "structured", ... */
+  method: z.string(),
+  options: z.record(z.string(), z.unknown()).default({}),
+  sparsity: z.number().min(0).max(1),
+  achievedSparsity: z.number().min(0).max(1),
+  /** Parameters counted after pruning (structured pruning really removes them). */
+  params: z.number().int().nonnegative(),
+  nonzeroParams: z.number().int().nonnegative(),
+  sizeBytes: z.number().int().nonnegative(),
+  finetuned: z.boolean(),
+  finetune: FinetuneSummarySchema.optional(),
+  perplexity: PerplexitySchema.optional(),
+  latency: z.array(LatencySchema).default([]),
+  seconds: z.record(z.string(), z.number().nonnegative()).default({}),
+  /** A run that failed keeps its error; the others still report. */
+  error: z.string().optional(),
+});
+export type Run = z.infer<typeof RunSchema>;
+
+export const SensitivitySchema = z.object({
+  method: z.string(),
+  sparsity: z.number(),
+  baseline: z.number().positive(),
+  layers: z.array(
+    z.object({ part: z.string(), layer: z.number().int().nonnegative(), perplexity: z.number().positive(), increase: z.number() }),
+  ),
+});
+export type Sensitivity = z.infer<typeof SensitivitySchema>;
+
+export const ResultSchema = z.object({
+  schema: z.literal(RESULT_SCHEMA_VERSION),
+  model: z.string(),
+  family: z.enum(["decoder", "encoder", "encoder-decoder"]),
+  architecture: z.string(),
+  configHash: z.string(),
+  commit: z.string().nullable(),
+  createdAt: z.string(),
+  runner: RunnerSchema,
+  analysis: AnalysisSchema.optional(),
+  runs: z.array(RunSchema).default([]),
+  sensitivity: SensitivitySchema.optional(),
+  timings: z.record(z.string(), z.number().nonnegative()).default({}),
+  warnings: z.array(z.string()).default([]),
+  /** Matrix shard that wrote it, when sharded. */
+  shard: z.string().optional(),
+});
+export type Result = z.infer<typeof ResultSchema>;
+export type ResultInput = z.input<typeof ResultSchema>;
