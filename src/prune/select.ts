@@ -1,0 +1,115 @@
+import { Bitmask } from "./bitmask.ts";
+import { PruneError } from "./errors.ts";
+
+/**
+ * Selection of the k smallest keys over many arrays without sorting or copying them: a
+ * two-pass radix select over 32-bit keys (top 16 bits, then low 16 bits among the keys in the
+ * chosen bucket), then one pass that writes masks. For magnitude the keys are the fp32 bits
+ * with the sign cleared: for non-negative IEEE floats the bit patterns order as the values do,
+ * so |w| never has to be computed or stored. Ties at the threshold are pruned in order
+ * (source by source, then by index), which is what a stable sort by (key, position) gives.
+ */
+export interface KeySource {
+  name: string;
+  keys: Uint32Array;
+}
+
+export interface Selection {
+  /** Keys below this are pruned. */
+  threshold: number;
+  /** How many keys equal to the threshold are pruned, first ones first. */
+  ties: number;
+  /** Keys strictly below the threshold. */
+  below: number;
+  k: number;
+}
+
+const SIGN_OFF = 0x7fffffff;
+const F32_INF = 0x7f800000;
+
+/**
+ * `abs`: keys are fp32 bit patterns compared by magnitude; a NaN is refused with the tensor
+ * and index that hold it.
+ */
+export function selectSmallest(sources: readonly KeySource[], k: number, options: { abs: boolean }): Selection {
+  const total = sources.reduce((n, s) => n + s.keys.length, 0);
+  if (!Number.isInteger(k) || k < 0 || k > total) throw new Error(`cannot select ${k} of ${total} keys`);
+  const high = new Float64Array(65536);
+  const topMask = options.abs ? 0x7fff : 0xffff;
+  for (const { keys } of sources) {
+    for (let i = 0; i < keys.length; i++) high[(keys[i] >>> 16) & topMask]++;
+  }
+  if (options.abs) {
+    for (let b = F32_INF >>> 16; b < 0x8000; b++) if (high[b]) findNaN(sources);
+  }
+  if (k === 0) return { threshold: 0, ties: 0, below: 0, k };
+  let below = 0;
+  let bucket = 0;
+  while (below + high[bucket] < k) below += high[bucket++];
+  const low = new Float64Array(65536);
+  const mask = options.abs ? SIGN_OFF : 0xffffffff;
+  for (const { keys } of sources) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] & mask;
+      if (key >>> 16 === bucket) low[key & 0xffff]++;
+    }
+  }
+  let l = 0;
+  while (below + low[l] < k) below += low[l++];
+  return { threshold: ((bucket << 16) | l) >>> 0, ties: k - below, below, k };
+}
+
+function findNaN(sources: readonly KeySource[]): void {
+  for (const { name, keys } of sources) {
+    for (let i = 0; i < keys.length; i++) {
+      if ((keys[i] & SIGN_OFF) > F32_INF) throw new PruneError(`${name}: weight ${i} is NaN; magnitude pruning cannot rank it (fix or exclude the tensor)`);
+    }
+  }
+}
+
+/**
+ * Writes the keep-mask of each source for a selection, carrying the tie budget across sources
+ * in order. Returns masks in source order.
+ */
+export function masksFromSelection(sources: readonly KeySource[], selection: Selection, options: { abs: boolean }): Bitmask[] {
+  const mask = options.abs ? SIGN_OFF : 0xffffffff;
+  const threshold = selection.threshold;
+  let ties = selection.ties;
+  const out: Bitmask[] = [];
+  for (const { keys } of sources) {
+    const result = new Bitmask(keys.length);
+    const bits = result.bits;
+    const n = keys.length;
+    let byte = 0;
+    for (let i = 0; i < n; i++) {
+      const key = (keys[i] & mask) >>> 0;
+      let keep = 1;
+      if (key < threshold) keep = 0;
+      else if (key === threshold && ties > 0) {
+        keep = 0;
+        ties--;
+      }
+      byte |= keep << (i & 7);
+      if ((i & 7) === 7) {
+        bits[i >>> 3] = byte;
+        byte = 0;
+      }
+    }
+    if (n & 7) bits[n >>> 3] = byte;
+    out.push(result);
+  }
+  return out;
+}
+
+/** fp32 bits of a float array, as a view (no copy). */
+export function floatKeys(weights: Float32Array): Uint32Array {
+  return new Uint32Array(weights.buffer, weights.byteOffset, weights.length);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** The |w| value a magnitude threshold stands for. */
+export function keyToFloat(key: number): number {
+  u32[0] = key;
+  return f32[0];
+}
