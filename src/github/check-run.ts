@@ -1,0 +1,36 @@
+import type { GitHub } from "./octokit.ts";
+import type { Verdict } from "./report.ts";
+
+export interface CheckRunOptions {
+  octokit: GitHub;
+  owner: string;
+  repo: string;
+  headSha: string;
+  name: string;
+  verdict: Verdict;
+  failOnRegression: boolean;
+  /** One-line summary shown in the checks list; the full report is the text. */
+  title: string;
+  text: string;
+  detailsUrl?: string;
+}
+
+/** Check-run output text is capped at 65,535 characters by the API. */
+const CHECK_TEXT_LIMIT = 65_535;
+
+export async function createCheckRun(options: CheckRunOptions): Promise<{ id: number; url: string }> {
+  const { octokit, owner, repo } = options;
+  const conclusion = options.verdict === "regression" && options.failOnRegression ? "failure" : options.verdict === "regression" ? "neutral" : "success";
+  const text = options.text.length > CHECK_TEXT_LIMIT ? `${options.text.slice(0, CHECK_TEXT_LIMIT - 40)}\n\n(truncated; see the job summary)` : options.text;
+  const { data } = await octokit.rest.checks.create({
+    owner,
+    repo,
+    name: options.name,
+    head_sha: options.headSha,
+    status: "completed",
+    conclusion,
+    details_url: options.detailsUrl,
+    output: { title: options.title.slice(0, 255), summary: options.title, text },
+  });
+  return { id: data.id, url: data.html_url ?? "" };
+}

@@ -1,0 +1,64 @@
+import { Octokit } from "@octokit/rest";
+import { retry } from "@octokit/plugin-retry";
+import { throttling } from "@octokit/plugin-throttling";
+import Bottleneck from "bottleneck";
+
+/** The client every function in src/github receives; made once per run by createOctokit. */
+export type GitHub = InstanceType<typeof Client>;
+
+const Client = Octokit.plugin(retry, throttling);
+
+export interface Pacing {
+  /** Base of the retry waits: a 5xx is retried after 1, 4, 9 times this (plugin-retry). */
+  retryBaseMs: number;
+  /** Gap between two writes. GitHub asks for about a second to stay clear of secondary limits. */
+  writeGapMs: number;
+  /** How many times a rate-limited request is tried again before the error surfaces. */
+  rateLimitRetries: number;
+}
+
+export const GITHUB_PACING: Pacing = { retryBaseMs: 1000, writeGapMs: 1000, rateLimitRetries: 3 };
+
+export interface CreateOctokitOptions {
+  token: string;
+  /** GITHUB_API_URL: https://api.github.com, a GHES server, or a local test server. */
+  baseUrl?: string;
+  pacing?: Partial<Pacing>;
+  /** Where retries and rate limits are reported (core.warning in the Action). */
+  warn?: (message: string) => void;
+  userAgent?: string;
+}
+
+/**
+ * One client with retry (5xx, dropped connections) and throttling (primary and secondary
+ * rate limits honour retry-after and x-ratelimit-reset). Requests are tried a bounded number
+ * of times, so a dead API ends the run with an error rather than hanging it.
+ */
+export function createOctokit(options: CreateOctokitOptions): GitHub {
+  const pacing = { ...GITHUB_PACING, ...options.pacing };
+  const warn = options.warn ?? ((m: string) => console.error(m));
+  const onLimit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
+    const again = retryCount < pacing.rateLimitRetries;
+    warn(`GitHub ${kind} rate limit on ${request.method} ${request.url}; ${again ? `retrying after ${retryAfter}s` : "giving up"}`);
+    return again;
+  };
+  // plugin-throttling keeps its limiters in module-level groups shared by every client; a
+  // group of our own per client keeps pacing options apart (tests, several tokens).
+  const write = new Bottleneck.Group({ maxConcurrent: 1, minTime: pacing.writeGapMs });
+  const notifications = new Bottleneck.Group({ maxConcurrent: 1, minTime: pacing.writeGapMs * 3 });
+  return new Client({
+    auth: options.token,
+    baseUrl: options.baseUrl ?? "https://api.github.com",
+    userAgent: options.userAgent ?? "prunebench-action",
+    log: { debug: () => {}, info: () => {}, warn, error: warn },
+    retry: { retryAfterBaseValue: pacing.retryBaseMs },
+    throttle: {
+      onRateLimit: onLimit("primary"),
+      onSecondaryRateLimit: onLimit("secondary"),
+      retryAfterBaseValue: Math.max(1, Math.round(pacing.retryBaseMs)),
+      fallbackSecondaryRateRetryAfter: 60,
+      write,
+      notifications,
+    },
+  });
+}
