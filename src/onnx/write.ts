@@ -71,21 +71,14 @@ export function writeModel(model: OnnxModel, file: string, options: WriteOptions
       }
       offset = Math.ceil(offset / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
       copyTensorData(model, tensor, fd, offset, length);
-      initializer.push({
-        ...tensor,
-        rawData: new Uint8Array(0),
-        floatData: [],
-        int32Data: [],
-        int64Data: [],
-        doubleData: [],
-        uint64Data: [],
-        dataLocation: DataLocation.EXTERNAL,
-        externalData: [
-          create(StringStringEntryProtoSchema, { key: "location", value: location }),
-          create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
-          create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
-        ],
-      });
+      const moved = withoutData(tensor);
+      moved.dataLocation = DataLocation.EXTERNAL;
+      moved.externalData = [
+        create(StringStringEntryProtoSchema, { key: "location", value: location }),
+        create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
+        create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
+      ];
+      initializer.push(moved);
       offset += length;
     }
     fsyncSync(fd);
@@ -107,7 +100,28 @@ function tensorByteLength(model: OnnxModel, tensor: TensorProto): number {
 }
 
 function inlineCopy(model: OnnxModel, tensor: TensorProto): TensorProto {
-  return { ...tensor, rawData: tensorBytes(model, tensor), externalData: [], dataLocation: DataLocation.DEFAULT };
+  const copy = withoutData(tensor);
+  copy.rawData = tensorBytes(model, tensor);
+  return copy;
+}
+
+/**
+ * A copy of the tensor's metadata with no data and no location. ONNX is proto2: unset fields
+ * live on the message's prototype, so they are deleted rather than assigned empty values
+ * (an assigned empty raw_data is encoded as present, and onnxruntime then reads it instead of
+ * the external data or typed field).
+ */
+function withoutData(tensor: TensorProto): TensorProto {
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(tensor) as object) as TensorProto, tensor);
+  for (const field of ["rawData", "dataLocation"] as const) delete (copy as Partial<TensorProto>)[field];
+  copy.floatData = [];
+  copy.int32Data = [];
+  copy.int64Data = [];
+  copy.doubleData = [];
+  copy.uint64Data = [];
+  copy.stringData = [];
+  copy.externalData = [];
+  return copy;
 }
 
 /** Streams external sources in chunks, so rewriting a 2 GB model never holds it twice. */
