@@ -26,6 +26,8 @@ export interface CreateOctokitOptions {
   pacing?: Partial<Pacing>;
   /** Where retries and rate limits are reported (core.warning in the Action). */
   warn?: (message: string) => void;
+  /** Where each failed request is logged; many are expected (404 for a missing branch). */
+  debug?: (message: string) => void;
   userAgent?: string;
 }
 
@@ -50,7 +52,7 @@ export function createOctokit(options: CreateOctokitOptions): GitHub {
     auth: options.token,
     baseUrl: options.baseUrl ?? "https://api.github.com",
     userAgent: options.userAgent ?? "prunebench-action",
-    log: { debug: () => {}, info: () => {}, warn, error: warn },
+    log: { debug: () => {}, info: () => {}, warn, error: options.debug ?? (() => {}) },
     retry: { retryAfterBaseValue: pacing.retryBaseMs },
     throttle: {
       onRateLimit: onLimit("primary"),

@@ -342,3 +342,36 @@ export class FakeGitHub {
     return false;
   }
 }
+
+/** A small valid result document, as the pipeline writes one per model and shard. */
+export function makeResult(options: { model: string; fingerprint?: string; commit?: string; shard?: string; ppl?: Record<string, number>; p50?: number }): Record<string, unknown> {
+  const fingerprint = options.fingerprint ?? "cpu-abc123";
+  const runs = Object.entries(options.ppl ?? { "dense@0": 20, "magnitude@0.5": 25 }).map(([id, token]) => {
+    const [method, sparsity] = id.split("@");
+    const p50 = options.p50 ?? 10;
+    return {
+      id,
+      method,
+      sparsity: Number(sparsity),
+      achievedSparsity: Number(sparsity),
+      params: 1000,
+      nonzeroParams: Math.round(1000 * (1 - Number(sparsity))),
+      sizeBytes: 4000,
+      finetuned: false,
+      perplexity: { dataset: "bundled/test", protocol: "sliding-window", seqLen: 64, token, word: token * 1.3, bitsPerByte: 1.1, nll: Math.log(token), tokens: 500, words: 400, bytes: 2000, partial: false, seconds: 0.5 },
+      latency: [{ provider: "cpu", batch: 1, seqLen: 64, samplesMs: [p50, p50 * 1.01, p50 * 0.99], p50, p90: p50 * 1.01, p99: p50 * 1.01, mean: p50, std: 0.1, tokensPerSecond: 6400 / p50, sessionMs: 3, warmup: 1 }],
+    };
+  });
+  return {
+    schema: 1,
+    model: options.model,
+    family: "decoder",
+    architecture: "gpt2",
+    configHash: "c0ffee",
+    commit: options.commit ?? null,
+    createdAt: "2026-11-28T00:00:00.000Z",
+    runner: { os: "linux", cpu: "test cpu", cores: 2, memoryBytes: 1e9, gpu: null, driver: null, ort: "1.30.0", node: "20", provider: "cpu", fingerprint },
+    runs,
+    ...(options.shard ? { shard: options.shard } : {}),
+  };
+}

@@ -91,7 +91,7 @@ export class BranchStore implements ResultsStore {
     const { octokit, owner, repo, branch } = this.options;
     try {
       const { data } = await octokit.rest.repos.getContent({ owner, repo, path: folder, ref: branch });
-      return Array.isArray(data) ? data.map((e) => ({ name: e.name, type: e.type, sha: e.sha })) : [];
+      return Array.isArray(data) ? data.map((e) => ({ name: e.name, type: e.type, sha: e.sha })).sort((a, b) => a.name.localeCompare(b.name)) : [];
     } catch (error) {
       if ((error as { status?: number }).status === 404) return [];
       throw error;
