@@ -1,0 +1,20 @@
+/** Text measures that let perplexities from different tokenizers be compared. */
+
+/** Whitespace-separated words, as lm-evaluation-harness counts them for word perplexity. */
+export function countWords(text: string): number {
+  return text.match(/\S+/g)?.length ?? 0;
+}
+
+export function countBytes(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
+/**
+ * The text as Hugging Face scripts build it from WikiText rows: `"\n\n".join(dataset["text"])`,
+ * where each row is one line of the original file with its "\n". The SparseGPT and Wanda
+ * evaluation code (and the HF perplexity guide) tokenize exactly this string.
+ */
+export function joinHfRows(text: string): string {
+  const rows = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  return rows.join("\n\n");
+}
