@@ -186,15 +186,34 @@ export class NameAllocator {
   reserve(name: string): void {
     this.used.add(name);
   }
+  names(): IterableIterator<string> {
+    return this.used.values();
+  }
 }
 
 const allocators = new WeakMap<GraphProto, NameAllocator>();
 
-/** One allocator per graph, so successive addNode calls see each other's names. */
+const scannedSizes = new WeakMap<GraphProto, string>();
+
+/**
+ * One allocator per graph, so successive addNode calls see each other's names; rebuilt when
+ * the graph was edited by other means since (node, initializer or output count changed).
+ */
 export function namesOf(graph: GraphProto): NameAllocator {
+  const size = `${graph.node.length}/${graph.initializer.length}/${graph.output.length}/${graph.input.length}`;
   let names = allocators.get(graph);
-  if (!names) allocators.set(graph, (names = new NameAllocator(graph)));
+  if (!names || scannedSizes.get(graph) !== size) {
+    const fresh = new NameAllocator(graph);
+    if (names) for (const n of names.names()) fresh.reserve(n);
+    allocators.set(graph, (names = fresh));
+    remember(graph);
+  }
   return names;
+}
+
+/** Call after an edit through namesOf, so the next call does not rescan needlessly. */
+function remember(graph: GraphProto): void {
+  scannedSizes.set(graph, `${graph.node.length}/${graph.initializer.length}/${graph.output.length}/${graph.input.length}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,6 +307,7 @@ export function addNode(graph: GraphProto, spec: NewNode): NodeProto {
   });
   if (spec.index === undefined) graph.node.push(node);
   else graph.node.splice(spec.index, 0, node);
+  remember(graph);
   return node;
 }
 
@@ -315,6 +335,7 @@ export function addInitializer(graph: GraphProto, tensor: TensorProto, file = "<
   }
   names.reserve(tensor.name);
   graph.initializer.push(tensor);
+  remember(graph);
 }
 
 /**
