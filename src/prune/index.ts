@@ -13,3 +13,6 @@ export * from "./rounding.ts";
 export * from "./select.ts";
 export * from "./mask-file.ts";
 export * from "./methods/index.ts";
+export * from "./targets.ts";
+export * from "./result.ts";
+export * from "./engine.ts";

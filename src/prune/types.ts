@@ -72,6 +72,12 @@ export interface PruneMethod<O = Record<string, unknown>> {
   scope: PruneScope;
   /** Needs `context.calibration`. */
   calibrated: boolean;
+  /**
+   * Writes new values into `weights` besides choosing masks (SparseGPT's reconstruction). The
+   * engine then writes every value back; otherwise it only zeroes the pruned positions, which
+   * keeps fp16/fp64 weights bit-exact.
+   */
+  updatesWeights?: boolean;
   /** Validates raw options (CLI flags, a config map); errors name the option. */
   parseOptions(raw: Record<string, unknown>): O;
   /** The sparsity fixed by the options (N:M gives (M-N)/M), or null when the request sets it. */

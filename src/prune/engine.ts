@@ -1,0 +1,222 @@
+import path from "node:path";
+import { mapModel } from "../models/index.ts";
+import type { ModelMap } from "../models/types.ts";
+import { dataTypeName, elementBytes } from "../onnx/dtype.ts";
+import { readModel, type OnnxModel } from "../onnx/model.ts";
+import { writeModel } from "../onnx/write.ts";
+import type { Bitmask } from "./bitmask.ts";
+import { PruneError } from "./errors.ts";
+import { encodeInto, loadTargets, zeroBytes, type LoadedTarget } from "./load.ts";
+import { writeMaskFile, type MaskEntry } from "./mask-file.ts";
+import { getMethod } from "./registry.ts";
+import { PRUNE_RESULT_VERSION, type PrunedMatrix, type PruneResult } from "./result.ts";
+import { checkSparsity } from "./rounding.ts";
+import { chooseTargets, type TargetPatterns } from "./targets.ts";
+import type { PruneMethod } from "./types.ts";
+import "./methods/index.ts";
+
+export interface PruneOptions {
+  method: string;
+  /** Method options (scope, seed, N:M pattern...), validated by the method. */
+  options?: Record<string, unknown>;
+  /** Required unless the method fixes it (N:M). */
+  sparsity?: number;
+  patterns?: TargetPatterns;
+  seed?: number;
+  log?: (message: string) => void;
+  calibration?: unknown;
+}
+
+export interface PrunedModel {
+  /** The result with `output` and `mask` still null. */
+  result: PruneResult;
+  masks: MaskEntry[];
+}
+
+const now = () => performance.now() / 1000;
+
+/**
+ * Prunes a model in memory: the targets' bytes in `model` are zeroed in place, so writing
+ * `model` afterwards writes the pruned model. Call it on a freshly read model: it is not
+ * undone, and a second call would prune the pruned weights.
+ */
+export async function pruneModel(model: OnnxModel, map: ModelMap, options: PruneOptions): Promise<PrunedModel> {
+  const start = now();
+  const log = options.log ?? (() => {});
+  const method = getMethod(options.method);
+  const parsed = method.parseOptions(options.options ?? {});
+  const sparsity = resolveSparsity(method, parsed, options.sparsity);
+  const groups = chooseTargets(map, options.patterns);
+  const targets = loadTargets(model, groups);
+  const loaded = now();
+  log(`${method.name}: ${targets.length} tensors, ${targets.reduce((n, t) => n + t.count, 0)} weights, sparsity ${sparsity}`);
+  const seed = options.seed ?? 0;
+  const masks = await method.selectMasks(targets, { sparsity, options: parsed }, { model, map, seed, log, calibration: options.calibration });
+  const selected = now();
+  const matrices: PrunedMatrix[] = [];
+  const entries: MaskEntry[] = [];
+  let maxPruned: number | null = null;
+  for (const t of targets) {
+    const mask = masks.get(t.name);
+    if (!mask || mask.length !== t.count) {
+      throw new Error(`pruning method ${method.name} gave ${mask ? `a ${mask.length}-bit mask` : "no mask"} for ${t.name} (${t.count} weights)`);
+    }
+    const applied = applyMask(t, mask, method.updatesWeights === true);
+    if (applied.maxPruned !== null) maxPruned = Math.max(maxPruned ?? 0, applied.maxPruned);
+    matrices.push({
+      name: t.name,
+      shape: t.shape,
+      dataType: dataTypeName(t.tensor.dataType),
+      count: t.count,
+      pruned: applied.pruned,
+      zeros: applied.zeros,
+      sparsity: t.count ? applied.zeros / t.count : 0,
+      copies: t.copies.map((c) => c.name),
+    });
+    entries.push({ name: t.name, shape: t.shape, mask, copies: t.copies });
+  }
+  const applied = now();
+  const params = matrices.reduce((n, m) => n + m.count, 0);
+  const zeros = matrices.reduce((n, m) => n + m.zeros, 0);
+  const result: PruneResult = {
+    schema: PRUNE_RESULT_VERSION,
+    model: model.file,
+    output: null,
+    mask: null,
+    method: method.name,
+    options: method.describeOptions?.(parsed) ?? {},
+    scope: method.scope,
+    seed,
+    sparsity,
+    achievedSparsity: params ? zeros / params : 0,
+    params,
+    pruned: matrices.reduce((n, m) => n + m.pruned, 0),
+    zeros,
+    maxPrunedMagnitude: maxPruned,
+    matrices,
+    seconds: { load: loaded - start, select: selected - loaded, apply: applied - selected },
+    warnings: [],
+  };
+  return { result, masks: entries };
+}
+
+function resolveSparsity(method: PruneMethod<unknown>, parsed: unknown, requested: number | undefined): number {
+  const implied = method.impliedSparsity?.(parsed) ?? null;
+  if (implied !== null) {
+    if (requested !== undefined && Math.abs(requested - implied) > 1e-9) {
+      throw new PruneError(`${method.name}: its options fix the sparsity at ${implied}; sparsity ${requested} was asked for (leave it out)`);
+    }
+    return implied;
+  }
+  if (requested === undefined) throw new PruneError(`${method.name}: no sparsity given`);
+  checkSparsity(requested);
+  return requested;
+}
+
+/**
+ * Zeroes the pruned weights and counts in one pass. fp32 targets are views of the output
+ * bytes; other types get only their pruned elements zeroed in their own bytes (or, for methods
+ * that update weights, every value re-encoded). Tied copies get the same zeros.
+ */
+function applyMask(t: LoadedTarget, mask: Bitmask, updatesWeights: boolean): { pruned: number; zeros: number; maxPruned: number | null } {
+  const w = t.weights;
+  const bits = mask.bits;
+  const n = t.count;
+  let pruned = 0;
+  let zeros = 0;
+  let maxPruned = -1;
+  for (let byte = 0; byte < bits.length; byte++) {
+    const b = bits[byte];
+    const base = byte * 8;
+    const end = Math.min(base + 8, n);
+    for (let i = base; i < end; i++) {
+      if ((b >>> (i - base)) & 1) {
+        if (w[i] === 0) zeros++;
+      } else {
+        const a = Math.abs(w[i]);
+        if (a > maxPruned) maxPruned = a;
+        w[i] = 0;
+        pruned++;
+      }
+    }
+  }
+  zeros += pruned;
+  const size = elementBytes(t.tensor.dataType)!;
+  if (!t.isView) {
+    if (updatesWeights) encodeInto(t.tensor, w, t.bytes);
+    else zeroBytes(t.bytes, size, mask);
+  }
+  t.copies.forEach((copy, i) => {
+    const { tensor, bytes } = t.copyTensors[i];
+    const [rows, cols] = t.shape;
+    if (updatesWeights) {
+      const values = copy.transposed ? transpose(w, rows, cols) : w;
+      encodeInto(tensor, values, bytes);
+    } else {
+      zeroBytes(bytes, elementBytes(tensor.dataType)!, copy.transposed ? mask.transposed(rows, cols) : mask);
+    }
+  });
+  return { pruned, zeros, maxPruned: pruned ? maxPruned : null };
+}
+
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
+  return out;
+}
+
+export interface PruneFileOptions extends PruneOptions {
+  input: string;
+  output: string;
+  /** Mask file to write; none when absent. */
+  mask?: string;
+  /** The model map; mapModel(model) when absent. */
+  map?: ModelMap | ((model: OnnxModel) => ModelMap);
+  externalData?: "auto" | "always" | "never";
+}
+
+/**
+ * Reads a model, prunes it and writes the pruned model (external data streamed: weights that
+ * are not pruned are copied from the source file in chunks, never held) and the mask file.
+ */
+export async function pruneFile(options: PruneFileOptions): Promise<PruneResult> {
+  const start = now();
+  if (path.resolve(options.input) === path.resolve(options.output)) {
+    throw new PruneError(`--out ${options.output} is the input model; write the pruned model to a new file`);
+  }
+  const model = readModel(options.input);
+  const map = typeof options.map === "function" ? options.map(model) : (options.map ?? mapModel(model));
+  const read = now();
+  const { result, masks } = await pruneModel(model, map, options);
+  const written = now();
+  writeModel(model, options.output, { externalData: options.externalData ?? "auto" });
+  const modelWritten = now();
+  if (options.mask) {
+    writeMaskFile(options.mask, masks, { model: path.basename(options.input), method: result.method, options: result.options, sparsity: result.sparsity });
+  }
+  const end = now();
+  return {
+    ...result,
+    output: options.output,
+    mask: options.mask ?? null,
+    seconds: { read: read - start, ...result.seconds, write: modelWritten - written, mask: end - modelWritten, total: end - start },
+  };
+}
+
+export interface SweepRun {
+  method: string;
+  options?: Record<string, unknown>;
+  sparsity?: number;
+  output: string;
+  mask?: string;
+}
+
+/**
+ * Several (method, sparsity) runs on one model. Each run re-reads the original model (for
+ * external data only the graph is re-read), so pruning is never cumulative.
+ */
+export async function pruneSweep(options: Omit<PruneFileOptions, "method" | "options" | "sparsity" | "output" | "mask"> & { runs: SweepRun[] }): Promise<PruneResult[]> {
+  const results: PruneResult[] = [];
+  for (const run of options.runs) results.push(await pruneFile({ ...options, ...run }));
+  return results;
+}

@@ -1,0 +1,77 @@
+import picomatch from "picomatch";
+import type { ModelMap, ParamInfo } from "../models/types.ts";
+import { isFloatType } from "../onnx/dtype.ts";
+import { PruneError } from "./errors.ts";
+
+/**
+ * Which initializers a run prunes. A pattern (picomatch glob; `*` also crosses `/`, since
+ * exported names such as "/model/layers.0/..." contain slashes) is matched against each
+ * parameter's
+ *   - initializer name:   "transformer.h.0.attn.c_attn.weight", "onnx::MatMul_1234"
+ *   - map path:           "<part>.<layer>.<block>.<role>", e.g. "decoder.0.attention.q"
+ *   - short map path:     the same with attn / cross_attn / mlp / embed / norm / head as block,
+ *                         e.g. "encoder.3.attn.o": so ["*.attn.*", "*.mlp.*"] works for every
+ *                         family, also where constant folding erased the names (BERT, Pegasus)
+ *   - role and block alone: "fc_in", "q", "mlp", "attention"
+ * Without `include`, the map's `prunable` parameters (attention and MLP matrices) are chosen.
+ * `exclude` removes matches afterwards.
+ */
+export interface TargetPatterns {
+  include?: readonly string[];
+  exclude?: readonly string[];
+}
+
+/** A chosen parameter and its tied copies (ParamInfo.duplicateOf), pruned once, written twice. */
+export interface TargetGroup {
+  info: ParamInfo;
+  copies: ParamInfo[];
+}
+
+const SHORT_BLOCK: Record<string, string> = {
+  embedding: "embed",
+  attention: "attn",
+  "cross-attention": "cross_attn",
+  mlp: "mlp",
+  norm: "norm",
+  head: "head",
+  other: "other",
+};
+
+export function matchKeys(p: ParamInfo): string[] {
+  const layer = p.layer === null ? "x" : String(p.layer);
+  return [p.name, `${p.part}.${layer}.${p.block}.${p.role}`, `${p.part}.${layer}.${SHORT_BLOCK[p.block] ?? p.block}.${p.role}`, p.role, p.block];
+}
+
+function matcher(patterns: readonly string[]): (p: ParamInfo) => boolean {
+  const isMatch = picomatch(patterns as string[], { bash: true, dot: true, windows: false });
+  return (p) => matchKeys(p).some((key) => isMatch(key));
+}
+
+export function chooseTargets(map: ModelMap, patterns: TargetPatterns = {}): TargetGroup[] {
+  const byName = new Map(map.params.map((p) => [p.name, p]));
+  const primaryOf = (p: ParamInfo): ParamInfo => {
+    if (!p.duplicateOf) return p;
+    const primary = byName.get(p.duplicateOf);
+    if (!primary) throw new PruneError(`${p.name}: the model map says it duplicates ${JSON.stringify(p.duplicateOf)}, which is not a parameter`);
+    if (primary.duplicateOf) throw new PruneError(`${p.name}: duplicates ${primary.name}, itself a duplicate of ${primary.duplicateOf}`);
+    return primary;
+  };
+  const include = patterns.include?.length ? matcher(patterns.include) : (p: ParamInfo) => p.prunable;
+  const exclude = patterns.exclude?.length ? matcher(patterns.exclude) : () => false;
+  const float = (p: ParamInfo) => isFloatType(p.dataType) && p.count > 0;
+  const chosen = new Set<string>();
+  for (const p of map.params) {
+    if (float(p) && include(p) && !exclude(p)) chosen.add(primaryOf(p).name);
+  }
+  if (chosen.size === 0) {
+    const what = patterns.include?.length ? `include ${JSON.stringify(patterns.include)}` : "the model map's prunable parameters";
+    const but = patterns.exclude?.length ? ` after exclude ${JSON.stringify(patterns.exclude)}` : "";
+    throw new PruneError(`no float weight matches ${what}${but} (${map.params.length} parameters in a ${map.family} model; patterns match names, "part.layer.block.role" paths, roles and blocks)`);
+  }
+  const groups: TargetGroup[] = [];
+  for (const p of map.params) {
+    if (!chosen.has(p.name) || p.duplicateOf) continue;
+    groups.push({ info: p, copies: map.params.filter((c) => c.duplicateOf === p.name) });
+  }
+  return groups;
+}
