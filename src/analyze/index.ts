@@ -1,0 +1,3 @@
+export { analyzeWeights, DEFAULT_CUTOFFS, NonFiniteWeightsError, type AnalyzeOptions } from "./engine.ts";
+export { onnxWeightSource, type WeightSource } from "./source.ts";
+export { CONVENTION, countParams, isCounted, isHead, isParameter, type ParamCounts } from "./counts.ts";
