@@ -4,7 +4,7 @@
  * against; src/models replaces their bodies.
  */
 import type { OnnxModel } from "../onnx/model.ts";
-import type { Family, ModelMap } from "./types.ts";
+import type { Family } from "./types.ts";
 
 export type * from "./types.ts";
 
@@ -30,10 +30,7 @@ export interface BuildOptions {
   seed?: number;
 }
 
-/** Recognises the family and maps every initializer to part, layer, block and role. */
-export function mapModel(model: OnnxModel): ModelMap {
-  throw new Error(`mapModel is not built yet (${model.file})`);
-}
+export { mapModel, type MapOptions } from "./recognize/map.ts";
 
 /** Builds a model in memory (for sizes that fit comfortably). */
 export function buildModel(options: BuildOptions): OnnxModel {

@@ -50,6 +50,8 @@ export interface ParamInfo {
   role: Role;
   /** For 2-D weights used in a matrix product: which axis is the input. */
   layout?: MatrixLayout;
+  /** For a weight matrix: the bias initializer added to its product, if any. */
+  bias?: string;
   /** Chosen for pruning by default: attention and MLP matrices. */
   prunable: boolean;
   /**
@@ -59,6 +61,11 @@ export interface ParamInfo {
   duplicateOf?: string;
   /** Names of the nodes that read it. */
   consumers: string[];
+  /**
+   * Not a trained parameter: shape constants, scalars, causal-mask buffers, rotary caches.
+   * Parameter counts leave these out (torch does not count buffers either).
+   */
+  buffer?: boolean;
 }
 
 export interface ModelMap {
