@@ -1,0 +1,49 @@
+import quickchartModule from "quickchart-js";
+import type { ChartSpec } from "../types.ts";
+import { color } from "./palette.ts";
+
+const QUICKCHART_VERSION = "4";
+
+// quickchart-js ships ESM whose default export is the class, but types that TypeScript reads
+// as CommonJS (so it sees the class under `.default`): take whichever is there.
+type QuickChartClass = typeof quickchartModule.default;
+const QuickChart = ("default" in quickchartModule ? quickchartModule.default : quickchartModule) as QuickChartClass;
+
+/** The Chart.js 4 configuration of a chart, as quickchart.io renders it. */
+export function chartJsConfig(spec: ChartSpec): Record<string, unknown> {
+  const axis = (a: ChartSpec["x"]) => ({
+    type: a.categories ? "category" : a.scale === "log" ? "logarithmic" : "linear",
+    title: { display: true, text: a.label },
+    ...(a.percent ? { ticks: { format: { style: "percent" } } } : {}),
+  });
+  const bar = spec.kind === "bar";
+  const datasets = spec.series.map((s, i) => ({
+    label: s.name,
+    data: bar ? s.points.map((p) => p.y) : s.points.map((p) => ({ x: p.x, y: p.y })),
+    borderColor: color(i),
+    backgroundColor: color(i),
+    fill: false,
+    ...(s.dashed ? { borderDash: [6, 4] } : {}),
+    ...(spec.kind === "step" ? { stepped: "middle", pointRadius: 0, borderWidth: 1.5 } : {}),
+    ...(spec.kind === "scatter" ? (s.connect ? { showLine: true, pointRadius: 0, borderDash: [4, 3] } : { pointRadius: 4 }) : {}),
+  }));
+  return {
+    type: bar ? "bar" : spec.kind === "scatter" ? "scatter" : "line",
+    data: { ...(bar ? { labels: spec.x.categories ?? [] } : {}), datasets },
+    options: {
+      plugins: { title: { display: true, text: spec.title }, legend: { display: spec.series.length > 1, position: "bottom" } },
+      scales: { x: axis(spec.x), y: axis(spec.y) },
+    },
+  };
+}
+
+/** The quickchart.io URL of a chart, built locally: no network call. */
+export function quickchartUrl(spec: ChartSpec): string {
+  return new QuickChart()
+    .setConfig(chartJsConfig(spec) as never)
+    .setWidth(spec.width)
+    .setHeight(spec.height)
+    .setVersion(QUICKCHART_VERSION)
+    .setBackgroundColor("#ffffff")
+    .getUrl();
+}

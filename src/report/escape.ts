@@ -1,0 +1,78 @@
+/**
+ * Everything that comes from a PR or a model file (model names, run ids, method options,
+ * error text, paths) goes through these before it reaches Markdown. The threats: raw HTML
+ * (<img onerror>), @mentions and #refs that notify people, links and images
+ * ([x](javascript:...), autolinked URLs), and characters that break a table row
+ * (pipes, newlines) or open code spans (backticks).
+ */
+
+const MAX_TEXT = 200;
+
+// GitHub turns @name into a mention after rendering, on text nodes, so neither a backslash
+// nor an entity stops it: a zero-width space after the @ does (the same for the autolinks
+// of bare URLs, e-mail addresses and www. names, which also work on rendered text).
+const ZWSP = "\u200b";
+
+/** Control characters and newlines become spaces; the text is cut to `max` characters. */
+function flatten(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = String(text).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function defuseAutolinks(text: string): string {
+  return text
+    .replace(/@/g, `@${ZWSP}`)
+    .replace(/:\/\//g, `:${ZWSP}//`)
+    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`);
+}
+
+/**
+ * Text for Markdown inline content, table cells included: one line, no HTML, no Markdown
+ * syntax, no mentions or autolinks.
+ */
+export function escapeText(text: string, options: { max?: number } = {}): string {
+  const flat = flatten(text, options.max ?? MAX_TEXT);
+  const escaped = flat
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    // Punctuation with a meaning inside a line (user text never starts a line, so list and
+    // heading markers are harmless); $ starts GitHub's math.
+    .replace(/[\\`*_[\]()#!|~$]/g, (c) => `\\${c}`);
+  return defuseAutolinks(escaped);
+}
+
+/** Text inside raw HTML (a <summary>): entities only, since Markdown does not run there. */
+export function escapeHtml(text: string, options: { max?: number } = {}): string {
+  const flat = flatten(text, options.max ?? MAX_TEXT)
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&#39;");
+  return defuseAutolinks(flat);
+}
+
+/**
+ * A label inside a chart (Chart.js config, Mermaid source, Vega spec): letters, digits and
+ * a few harmless signs. quickchart-js turns "__BEGINFUNCTION__...__ENDFUNCTION__" strings
+ * into code, and Mermaid labels end at quotes, so anything else is replaced.
+ */
+export function chartLabel(text: string, options: { max?: number } = {}): string {
+  const flat = flatten(text, options.max ?? 60)
+    .replace(/__(BEGIN|END)FUNCTION__/gi, "")
+    .replace(/[^\p{L}\p{N} ._+:/%,()=-]/gu, "_");
+  return flat.trim() || "_";
+}
+
+/** A file-name-safe slug. */
+export function slug(text: string): string {
+  return (
+    String(text)
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 60) || "x"
+  );
+}

@@ -1,0 +1,50 @@
+import type { ReportInput, RenderedReport } from "./types.ts";
+import type { Section } from "./section.ts";
+import { ChartCollector } from "./section.ts";
+import { resolveOptions } from "./options.ts";
+import { mergeByModel } from "./merge.ts";
+import { compareResults } from "./compare.ts";
+import { reportMarker } from "./marker.ts";
+import { escapeText } from "./escape.ts";
+import { assemble, fitSections } from "./fit.ts";
+import { verdictSection } from "./sections/verdict.ts";
+import { comparisonsSection } from "./sections/comparisons.ts";
+import { modelSection } from "./sections/model.ts";
+import { perLayerSection, smallWeightsSection, weightsSection } from "./sections/weights.ts";
+import { detailsSection, paretoSection, sensitivitySection } from "./sections/extra.ts";
+
+/**
+ * The report of a set of result files, compared with the base's when given. Pure: the
+ * same inputs give the same Markdown, byte for byte (the bootstrap is seeded), so it can
+ * be diffed against golden files and updated in place without churn.
+ */
+export function renderReport(input: ReportInput): RenderedReport {
+  const options = resolveOptions(input.options);
+  const results = mergeByModel(input.results);
+  const base = input.base ? mergeByModel(input.base) : undefined;
+  const verdict = compareResults(results, base, options.thresholds);
+  const charts = new ChartCollector(options);
+  // Sections in the order of DESIGN.md; priorities say what goes first when space runs out.
+  const sections = [
+    verdictSection(verdict, options),
+    comparisonsSection(verdict),
+    ...results.map((r, i) => modelSection(r, i, charts)),
+    weightsSection(results, charts),
+    smallWeightsSection(results, charts),
+    perLayerSection(results, charts),
+    sensitivitySection(results, charts),
+    paretoSection(results, charts),
+    detailsSection(results, verdict),
+  ].filter((s): s is Section => s !== null);
+  const head = `${reportMarker(options.id)}\n## ${escapeText(options.title, { max: 100 })}`;
+  const fitted = fitSections(head, sections, options);
+  const fullStates = new Map(sections.map((s) => [s.id, "full" as const]));
+  return {
+    markdown: fitted.markdown,
+    fullMarkdown: assemble(head, sections, fullStates, ""),
+    charts: charts.specs,
+    verdict,
+    folded: fitted.folded,
+    dropped: fitted.dropped,
+  };
+}

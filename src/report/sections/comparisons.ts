@@ -1,0 +1,65 @@
+import type { Comparison, Verdict } from "../types.ts";
+import type { Section } from "../section.ts";
+import { escapeText } from "../escape.ts";
+import { fmtChange, fmtMs, fmtNumber } from "../format.ts";
+import { STATE_ICON, STATE_LABEL } from "../compare.ts";
+import { details, table } from "../markdown.ts";
+import { join } from "../section.ts";
+
+const ORDER = ["regression", "improvement", "inconclusive", "not-comparable", "no-change"] as const;
+
+export function comparisonTable(rows: Comparison[]): string {
+  const value = (c: Comparison, x: number | null) => (c.metric === "latency" ? fmtMs(x) : fmtNumber(x));
+  return table(
+    ["verdict", "model", "run", "metric", "setting", "base", "head", "change", "interval", "p"],
+    rows.map((c) => [
+      `${STATE_ICON[c.state]} ${STATE_LABEL[c.state]}`,
+      escapeText(c.model, { max: 60 }),
+      escapeText(c.runId, { max: 60 }),
+      c.metric === "latency" ? "p50 latency" : "perplexity",
+      escapeText(c.key, { max: 60 }),
+      value(c, c.base),
+      value(c, c.head),
+      fmtChange(c.change),
+      c.interval ? `${fmtChange(c.interval[0])} … ${fmtChange(c.interval[1])}` : "",
+      c.pValue === undefined ? "" : c.pValue < 1e-4 ? "<1e-4" : fmtNumber(c.pValue, 2),
+    ]),
+    ["l", "l", "l", "l", "l", "r", "r", "r", "r", "r"],
+  );
+}
+
+function sorted(comparisons: Comparison[]): Comparison[] {
+  return [...comparisons].sort((a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state));
+}
+
+function list(items: { model: string; runId: string }[], max = 20): string {
+  const shown = items.slice(0, max).map((i) => `${escapeText(i.model, { max: 60 })} ${escapeText(i.runId, { max: 60 })}`);
+  return shown.join(", ") + (items.length > max ? `, and ${items.length - max} more` : "");
+}
+
+/** Changes against the base: what moved first, the unchanged folded, never silently compared. */
+export function comparisonsSection(verdict: Verdict, maxRows = 150): Section {
+  let body: string;
+  if (!verdict.hasBase) {
+    body = "> [!NOTE]\n> No base results were found, so nothing is compared. The numbers below are this run's alone.";
+  } else {
+    const notable = sorted(verdict.comparisons.filter((c) => c.state !== "no-change"));
+    const unchanged = verdict.comparisons.filter((c) => c.state === "no-change");
+    const shown = notable.slice(0, maxRows);
+    const more = notable.length - shown.length;
+    const missing = verdict.missingBase.slice(0, 10).map((m) => escapeText(m, { max: 60 }));
+    body = join(
+      shown.length ? comparisonTable(shown) : verdict.comparisons.length ? "Nothing moved beyond the thresholds." : "",
+      more > 0 && `… and ${more} more in the full report.`,
+      unchanged.length && details(`${unchanged.length} unchanged`, comparisonTable(unchanged.slice(0, maxRows))),
+      missing.length && `No base result for: ${missing.join(", ")}${verdict.missingBase.length > 10 ? `, and ${verdict.missingBase.length - 10} more` : ""}.`,
+      verdict.added.length && `New runs (not in the base): ${list(verdict.added)}.`,
+      verdict.removed.length && `Runs missing from this result (in the base only): ${list(verdict.removed)}.`,
+    );
+  }
+  if (verdict.failures.length) {
+    const rows = verdict.failures.slice(0, 30).map((f) => [escapeText(f.model, { max: 60 }), escapeText(f.runId, { max: 60 }), escapeText(f.error, { max: 300 })]);
+    body = join(body, `**Failed runs**\n\n${table(["model", "run", "error"], rows)}`);
+  }
+  return { id: "comparisons", title: "Against base", level: 3, priority: 5, body };
+}

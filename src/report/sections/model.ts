@@ -1,0 +1,130 @@
+import type { Result, Run } from "../../results/schema.ts";
+import type { ChartCollector, Section } from "../section.ts";
+import { join } from "../section.ts";
+import { escapeText } from "../escape.ts";
+import { fmtChange, fmtCount, fmtNumber, fmtPercent } from "../format.ts";
+import { table } from "../markdown.ts";
+import { denseRun, latencyFor, latencyKeys, methodGroups, methodLabel } from "../runs.ts";
+import { chartId, latencyChart, perplexityChart } from "../charts/build.ts";
+
+function runLine(r: Result): string {
+  const gpu = r.runner.gpu ? `, ${escapeText(r.runner.gpu, { max: 60 })}` : "";
+  return (
+    `${escapeText(r.family)} · ${escapeText(r.architecture, { max: 60 })} · ` +
+    `${escapeText(r.runner.provider)} on ${escapeText(r.runner.cpu, { max: 60 })}${gpu} · onnxruntime ${escapeText(r.runner.ort, { max: 20 })}` +
+    (r.commit ? ` · commit ${escapeText(r.commit.slice(0, 12))}` : "")
+  );
+}
+
+interface Row {
+  label: string;
+  sparsity: number;
+  pruned?: Run;
+  tuned?: Run;
+}
+
+/** Pruned and fine-tuned runs of the same method and target sparsity side by side. */
+function rows(result: Result): Row[] {
+  const byKey = new Map<string, Row>();
+  for (const g of methodGroups(result)) {
+    for (const run of g.runs) {
+      const key = `${g.label}@${run.sparsity}`;
+      let row = byKey.get(key);
+      if (!row) byKey.set(key, (row = { label: g.label, sparsity: run.sparsity }));
+      if (run.finetuned) row.tuned = run;
+      else row.pruned = run;
+    }
+  }
+  return [...byKey.values()];
+}
+
+function perplexityTable(result: Result): string {
+  const dense = denseRun(result);
+  const base = dense?.perplexity?.token;
+  const ppl = (run: Run | undefined) => (run?.perplexity ? fmtNumber(run.perplexity.token) : run?.error ? "failed" : "–");
+  const vs = (run: Run | undefined) => (run?.perplexity && base ? fmtChange(run.perplexity.token / base - 1) : "");
+  const body = rows(result).map((r) => [
+    escapeText(r.label, { max: 60 }),
+    fmtPercent(r.sparsity),
+    fmtPercent((r.pruned ?? r.tuned)?.achievedSparsity, 1),
+    ppl(r.pruned),
+    vs(r.pruned),
+    r.tuned ? ppl(r.tuned) : "",
+    vs(r.tuned),
+  ]);
+  if (dense) body.unshift(["dense", "0%", fmtPercent(dense.achievedSparsity, 1), ppl(dense), "", "", ""]);
+  if (!body.length) return "";
+  const ds = (dense ?? result.runs.find((r) => r.perplexity))?.perplexity;
+  const about = ds ? `Token perplexity on ${escapeText(ds.dataset, { max: 60 })} (${escapeText(ds.protocol, { max: 40 })}, ${ds.seqLen} tokens a window).` : "";
+  return join(
+    about,
+    table(["method", "target", "achieved", "perplexity", "vs dense", "fine-tuned", "vs dense"], body, ["l", "r", "r", "r", "r", "r", "r"]),
+  );
+}
+
+function latencyTable(result: Result): string {
+  const keys = latencyKeys(result);
+  if (!keys.length) return "";
+  const dense = denseRun(result);
+  const denseP50 = dense && latencyFor(dense, keys[0])?.p50;
+  const list: { label: string; run: Run }[] = [];
+  if (dense) list.push({ label: "dense", run: dense });
+  for (const g of methodGroups(result)) if (!g.finetuned) for (const run of g.runs) list.push({ label: g.label, run });
+  const body = list
+    .filter(({ run }) => run.latency.length)
+    .map(({ label, run }) => {
+      const first = latencyFor(run, keys[0]);
+      return [
+        escapeText(label, { max: 60 }),
+        fmtPercent(run.sparsity),
+        `${fmtNumber(run.sizeBytes / 2 ** 20, 3)} MiB`,
+        ...keys.map((k) => {
+          const l = latencyFor(run, k);
+          return l ? `${fmtNumber(l.p50, 3)} (${fmtNumber(l.p90, 3)})` : "–";
+        }),
+        first && denseP50 && run !== dense ? fmtChange(first.p50 / denseP50 - 1) : "",
+      ];
+    });
+  return join(
+    `Median (p90) latency in ms of one forward pass, by provider, batch and sequence length.`,
+    table(["method", "sparsity", "size", ...keys.map((k) => escapeText(k)), `vs dense (${escapeText(keys[0])})`], body, ["l", "r", "r", ...keys.map(() => "r" as const), "r"]),
+    kernelNote(result, keys[0]),
+  );
+}
+
+/**
+ * The study saw a pruned GPT-2 run slower than dense. Zeros in a dense matrix do not skip
+ * work in dense GEMM kernels, so unstructured sparsity cannot be faster; say so with the data.
+ */
+function kernelNote(result: Result, key: string): string {
+  const dense = denseRun(result);
+  const d = dense && latencyFor(dense, key)?.p50;
+  if (!d) return "";
+  const unstructured = result.runs.filter((r) => r !== dense && !r.error && r.method !== "structured" && latencyFor(r, key));
+  if (!unstructured.length) return "";
+  const changes = unstructured.map((r) => latencyFor(r, key)!.p50 / d - 1);
+  const lo = Math.min(...changes);
+  const hi = Math.max(...changes);
+  const faster = result.runs.filter((r) => r.method === "structured" && latencyFor(r, key) && latencyFor(r, key)!.p50 < d);
+  return (
+    `> Unstructured pruning (${unstructured.length} runs: ${fmtChange(lo)} to ${fmtChange(hi)} against dense) leaves matrices dense: ` +
+    `zeros do not skip work in dense kernels, so they cannot make the model faster.` +
+    (faster.length ? ` Structured pruning shrinks the matrices: ${faster.map((r) => escapeText(methodLabel(r))).filter((v, i, a) => a.indexOf(v) === i).join(", ")} ran faster.` : "")
+  );
+}
+
+export function modelSection(result: Result, index: number, charts: ChartCollector): Section {
+  const ppl = perplexityTable(result);
+  const lat = latencyTable(result);
+  const failed = result.runs.filter((r) => r.error).length;
+  const body = join(
+    runLine(result),
+    result.analysis && `${fmtCount(result.analysis.params.total)} parameters (${escapeText(result.analysis.convention, { max: 120 })}).`,
+    ppl && `**Perplexity vs sparsity**\n\n${ppl}`,
+    charts.add(perplexityChart(result, chartId(result.model, String(index), "perplexity"))),
+    lat && `**Latency vs sparsity**\n\n${lat}`,
+    charts.add(latencyChart(result, chartId(result.model, String(index), "latency"))),
+    failed > 0 && `${failed} run${failed === 1 ? "" : "s"} failed: see Against base.`,
+  );
+  return { id: `model-${index}`, title: `Model: ${result.model}`, level: 3, priority: 20 + index, body };
+}

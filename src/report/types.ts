@@ -1,0 +1,144 @@
+import type { Result } from "../results/schema.ts";
+
+/** How charts appear in the Markdown. "local" links the SVG files written by writeReportFiles. */
+export type ChartMode = "quickchart" | "mermaid" | "none" | "local";
+
+/** States of one comparison against the base. */
+export type ComparisonState = "regression" | "improvement" | "no-change" | "inconclusive" | "not-comparable";
+
+/** The report's overall state: a comparison state, or "no-base" when nothing could be compared. */
+export type VerdictState = ComparisonState | "no-base";
+
+export interface PerplexityThresholds {
+  /** Relative tolerance: 0.01 is 1%. */
+  relative: number;
+  /** Absolute tolerance in perplexity units. */
+  absolute: number;
+}
+
+export interface LatencyThresholds {
+  /** Smallest relative change of the median that counts: 0.05 is 5%. */
+  relative: number;
+  /** Confidence of the test and of the bootstrap interval, e.g. 0.99. */
+  confidence: number;
+  /** Fewer samples than this on either side gives "inconclusive". */
+  minSamples: number;
+  /** Bootstrap resamples. */
+  resamples: number;
+  /** Seed of the bootstrap, so the same files give the same report. */
+  seed: number;
+}
+
+export interface Thresholds {
+  perplexity: PerplexityThresholds;
+  latency: LatencyThresholds;
+}
+
+export interface Comparison {
+  model: string;
+  runId: string;
+  metric: "perplexity" | "latency";
+  /** For latency: "cpu b1 s128"; for perplexity: the dataset. */
+  key: string;
+  state: ComparisonState;
+  base: number | null;
+  head: number | null;
+  /** head / base - 1 (for latency: of the medians). */
+  change: number | null;
+  /** Interval of head/base - 1 at the configured confidence (latency only). */
+  interval?: [number, number];
+  /** Two-sided p-value of Mann-Whitney U (latency only). */
+  pValue?: number;
+  /** Why this state, in words. */
+  reason: string;
+}
+
+export interface Verdict {
+  state: VerdictState;
+  /** One line, already safe for Markdown. */
+  summary: string;
+  comparisons: Comparison[];
+  counts: Record<ComparisonState, number>;
+  /** Models of the head that have no base result. */
+  missingBase: string[];
+  /** Runs present on one side only. */
+  added: { model: string; runId: string }[];
+  removed: { model: string; runId: string }[];
+  /** Runs of the head that failed, with their error text (unescaped). */
+  failures: { model: string; runId: string; error: string }[];
+  /** Whether any base result was given at all. */
+  hasBase: boolean;
+}
+
+/** A chart independent of how it is drawn: Chart.js (quickchart), Mermaid, or Vega-Lite to SVG/PNG. */
+export interface ChartSpec {
+  /** File-safe and unique within a report. */
+  id: string;
+  title: string;
+  kind: "line" | "scatter" | "step" | "bar";
+  x: AxisSpec;
+  y: AxisSpec;
+  series: SeriesSpec[];
+  width: number;
+  height: number;
+  /** A sentence shown under the chart (plain text; escaped when rendered). */
+  caption?: string;
+  /** Its data is already in a table beside it, so charts: "none" leaves it out. */
+  redundant?: boolean;
+}
+
+export interface AxisSpec {
+  label: string;
+  scale: "linear" | "log";
+  /** Values are fractions shown as percentages. */
+  percent?: boolean;
+  /** For bar charts: the category of each x index. */
+  categories?: string[];
+}
+
+export interface SeriesSpec {
+  name: string;
+  points: { x: number; y: number }[];
+  dashed?: boolean;
+  /** Scatter charts: draw this series as a line through its points (e.g. a Pareto front). */
+  connect?: boolean;
+}
+
+export interface ReportOptions {
+  charts: ChartMode;
+  /** Goes into the hidden marker so the GitHub layer can find the comment again. */
+  id: string;
+  /** Upper bound on the Markdown's length (GitHub comments: 65,536). */
+  maxChars: number;
+  /** Where the full report lives, named when sections are dropped for size. */
+  artifactUrl?: string;
+  thresholds: Thresholds;
+  /** Heading of the report. */
+  title: string;
+  /** Relative folder of chart files for charts: "local". */
+  assetsPath: string;
+}
+
+export interface ReportInput {
+  results: Result[];
+  /** Results of the base (e.g. the PR's merge base); undefined when none were found. */
+  base?: Result[];
+  options?: Partial<Omit<ReportOptions, "thresholds">> & { thresholds?: PartialThresholds };
+}
+
+export interface PartialThresholds {
+  perplexity?: Partial<PerplexityThresholds>;
+  latency?: Partial<LatencyThresholds>;
+}
+
+export interface RenderedReport {
+  /** Fitted to options.maxChars: what goes into a comment or job summary. */
+  markdown: string;
+  /** Every section, never dropped: for the artifact. */
+  fullMarkdown: string;
+  charts: ChartSpec[];
+  verdict: Verdict;
+  /** Sections folded or dropped to fit. */
+  folded: string[];
+  dropped: string[];
+}
