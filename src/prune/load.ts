@@ -63,7 +63,12 @@ function toFloat32(model: OnnxModel, tensor: TensorProto, bytes: Uint8Array): { 
   switch (tensor.dataType) {
     case DataType.FLOAT:
       if (bytes.byteOffset % 4 === 0) return { weights: new Float32Array(bytes.buffer, bytes.byteOffset, n), isView: true };
-      return { weights: new Float32Array(bytes.slice().buffer, 0, n), isView: false };
+      {
+        // A copy: Buffer#slice (rawData may be a Buffer) would share memory instead.
+        const copy = new Float32Array(n);
+        new Uint8Array(copy.buffer).set(bytes);
+        return { weights: copy, isView: false };
+      }
     case DataType.FLOAT16:
     case DataType.BFLOAT16: {
       const convert = tensor.dataType === DataType.FLOAT16 ? halfToFloat : bfloat16ToFloat;
