@@ -6,7 +6,8 @@
  * - "sliding-window" (decoder): windows of seqLen starting every `stride` tokens; each window
  *   scores only the tokens no earlier window scored, so every token after the first is scored
  *   exactly once, each with up to seqLen - stride tokens of context (Hugging Face, "Perplexity
- *   of fixed-length models").
+ *   of fixed-length models"). With stride == seqLen, as in HF's loop, the first token of each
+ *   window after the first has no context and is not scored.
  * - "paper-nonoverlap" (decoder): floor(N / seqLen) non-overlapping windows, the tail dropped,
  *   every position of a window scored (SparseGPT/Wanda `eval_ppl`; the text is
  *   "\n\n".join(rows)).
