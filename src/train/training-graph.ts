@@ -144,7 +144,8 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
 
   // 3. Candidates: float initializers; tied copies become a Transpose of their original.
   const wanted = options.trainable ?? (() => true);
-  const floats = forwardInits.filter((t) => !t.name.startsWith(PREFIX) && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16));
+  const original = new Set(source.initializer.map((t) => t.name));
+  const floats = forwardInits.filter((t) => original.has(t.name) && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16));
   for (const t of floats) {
     if (t.dataType !== DataType.FLOAT && wanted(t.name)) {
       throw new OnnxFormatError(file, `initializer ${JSON.stringify(t.name)}`, `is ${dataTypeName(t.dataType)}; training needs fp32 weights (convert the model to fp32 first)`);

@@ -1,0 +1,47 @@
+/** Whole-model gradients of the torch-export models (plain-op GPT-2, BERT, Pegasus) against finite differences. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readModel } from "../src/onnx/model.ts";
+import { readFloat32 } from "../src/onnx/tensor.ts";
+import { graphOf } from "../src/onnx/model.ts";
+import { buildTrainingGraph, LOSS_SCALE } from "../src/train/training-graph.ts";
+import { gradCheck } from "../src/train/gradcheck.ts";
+import { ort } from "../src/train/session.ts";
+import { TORCH_EXPORT, skipWithoutShared } from "./helpers/shared-data.ts";
+import type { Family } from "../src/models/types.ts";
+
+const B = 1;
+const S = 6;
+const ids = (seed: number) => BigInt64Array.from({ length: B * S }, (_, i) => BigInt((seed * 7919 + i * 104729) % 30000));
+const t64 = (data: BigInt64Array) => new ort.Tensor("int64", data, [B, S]);
+
+const models: { name: keyof typeof TORCH_EXPORT; family: Family; feeds: () => Record<string, ort.Tensor> }[] = [
+  { name: "gpt2", family: "decoder", feeds: () => ({ input_ids: t64(ids(1)), attention_mask: t64(new BigInt64Array(B * S).fill(1n)), labels: t64(ids(2)) }) },
+  {
+    name: "bert",
+    family: "encoder",
+    feeds: () => ({ input_ids: t64(ids(1)), attention_mask: t64(new BigInt64Array(B * S).fill(1n)), token_type_ids: t64(new BigInt64Array(B * S)), labels: t64(ids(3)) }),
+  },
+  {
+    name: "pegasus",
+    family: "encoder-decoder",
+    feeds: () => ({ input_ids: t64(ids(1)), attention_mask: t64(new BigInt64Array(B * S).fill(1n)), decoder_input_ids: t64(ids(4)), labels: t64(ids(5)) }),
+  },
+];
+
+for (const m of models) {
+  test(`whole-model gradient check: torch-export ${m.name} (every trainable tensor)`, { skip: skipWithoutShared(TORCH_EXPORT[m.name]) }, async (t) => {
+    const model = readModel(TORCH_EXPORT[m.name]);
+    const graph = await buildTrainingGraph({ model, loss: { kind: "lm", family: m.family }, feeds: m.feeds() });
+    const floats = graphOf(model).initializer.filter((t) => t.dataType === 1);
+    // Every float initializer is trained, except tied copies computed from their original.
+    assert.equal(graph.params.length + graph.tied.length, floats.length);
+    if (m.name !== "bert") assert.ok(graph.tied.length >= 1, "the tied LM head is recognised");
+    const params = new Map(graph.params.map((p) => [p.name, Float32Array.from(readFloat32(model, floats.find((t) => t.name === p.name)!).data)]));
+    const feeds = { ...m.feeds(), [LOSS_SCALE]: new ort.Tensor("float32", new Float32Array([1 / (B * S)]), []) };
+    const results = await gradCheck({ graph, feeds, params, eps: 1e-2, coordinates: 16 });
+    const worst = results.reduce((a, b) => (b.relError > a.relError ? b : a));
+    t.diagnostic(`${m.name}: ${results.length} tensors (+${graph.tied.length} tied), worst relative error ${worst.relError.toExponential(2)} (${worst.name})`);
+    assert.ok(worst.relError < 1e-2, `${m.name}: worst ${worst.name} relative error ${worst.relError} (analytic ${worst.analytic}, numeric ${worst.numeric})`);
+  });
+}
