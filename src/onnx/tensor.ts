@@ -2,7 +2,7 @@ import { realpathSync, existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { TensorProto_DataLocation as DataLocation } from "onnx-buf";
 import type { TensorProto } from "onnx-buf";
-import { DataType, bfloat16ToFloat, dataTypeName, elementBytes, halfToFloat } from "./dtype.ts";
+import { DataType, dataTypeName, elementBytes, halfToFloatTable } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { readFileRange, type OnnxModel } from "./model.ts";
 
@@ -160,12 +160,17 @@ export function readFloat32(model: OnnxModel, tensor: TensorProto): { data: Floa
       new Uint8Array(copy.buffer).set(bytes);
       return { data: copy, isView: false };
     }
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16: {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    case DataType.FLOAT16: {
+      const table = halfToFloatTable();
       const out = new Float32Array(n);
-      const convert = tensor.dataType === DataType.FLOAT16 ? halfToFloat : bfloat16ToFloat;
-      for (let i = 0; i < n; i++) out[i] = convert(view.getUint16(2 * i, true));
+      for (let i = 0; i < n; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+      return { data: out, isView: false };
+    }
+    case DataType.BFLOAT16: {
+      // bf16 is the high half of an fp32 word: shift into place through an integer view.
+      const out = new Float32Array(n);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) bits[i] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16;
       return { data: out, isView: false };
     }
     case DataType.DOUBLE: {
