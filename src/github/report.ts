@@ -93,6 +93,6 @@ function pct(x: number | undefined): string {
 export function escapeMarkdown(text: string): string {
   return text
     .replace(/[\\`*_{}[\]()#+!|<>~]/g, (c) => `\\${c}`)
-    .replace(/@/g, "@\u200b")
+    .replace(/@(?=[A-Za-z])/g, "@\u200b")
     .replace(/\r?\n/g, " ");
 }

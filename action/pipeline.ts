@@ -1,0 +1,26 @@
+/**
+ * The Action's run mode calls the same function as `prunebench run` (src/pipeline, issue 10).
+ * It is loaded when needed, so the report mode works in a checkout without the heavy stages,
+ * and tests pass a function of their own.
+ */
+export interface RunConfigsOptions {
+  configs: string[];
+  outDir: string;
+  providers?: Array<"cpu" | "cuda">;
+  shard?: string;
+  log?: (message: string) => void;
+}
+
+export type RunConfigs = (options: RunConfigsOptions) => Promise<unknown>;
+
+export async function loadRunConfigs(): Promise<RunConfigs> {
+  const url = new URL("../src/pipeline/index.ts", import.meta.url).href;
+  let mod: { runConfigs?: unknown };
+  try {
+    mod = (await import(url)) as { runConfigs?: unknown };
+  } catch (error) {
+    throw new Error(`cannot load the pipeline (src/pipeline/index.ts): ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof mod.runConfigs !== "function") throw new Error("src/pipeline/index.ts does not export runConfigs; this version cannot run configs");
+  return mod.runConfigs as RunConfigs;
+}

@@ -1,0 +1,207 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { FakeGitHub, makeResult } from "./helpers/fake-github.ts";
+import { commentMarker } from "../src/github/comment.ts";
+
+/**
+ * The Action's entry point run as the Actions runner runs it: `node action/bootstrap.js`
+ * in a child process, with the event payload file, GITHUB_* variables, INPUT_* inputs and
+ * the GITHUB_STEP_SUMMARY / GITHUB_OUTPUT files, against a local GitHub API.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BASE = "b".repeat(40);
+const HEAD = "c".repeat(40);
+const MERGE_BASE = "a".repeat(40);
+const gh = new FakeGitHub();
+let tmp: string;
+
+before(async () => {
+  await gh.start();
+  tmp = mkdtempSync(path.join(os.tmpdir(), "pb-action-"));
+  gh.mergeBases.set(`${BASE}...${HEAD}`, MERGE_BASE);
+  gh.pulls.set(5, { headSha: HEAD, baseSha: BASE, baseRef: "main" });
+  // The merge base's results, stored by an earlier run on main.
+  gh.commitFile("prunebench-results", `results/${MERGE_BASE}/cpu-abc123/gpt2.json`, JSON.stringify(makeResult({ model: "gpt2", commit: MERGE_BASE })));
+});
+after(async () => {
+  await gh.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  workspace: string;
+  summary: string;
+  outputs: Record<string, string>;
+}
+
+let runs = 0;
+
+/** A fresh workspace with the given result files, one folder per shard as artifacts arrive. */
+function workspace(files: Record<string, unknown>): string {
+  const dir = path.join(tmp, `ws${++runs}`);
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), typeof content === "string" ? content : JSON.stringify(content));
+  }
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+const pullEvent = { action: "synchronize", number: 5, pull_request: { number: 5, head: { sha: HEAD, repo: { full_name: "octo/models" } }, base: { sha: BASE, ref: "main" } } };
+
+async function runEntry(ws: string, options: { event?: unknown; eventName?: string; inputs?: Record<string, string> }): Promise<Run> {
+  const eventPath = path.join(ws, "..", `event${runs}.json`);
+  writeFileSync(eventPath, JSON.stringify(options.event ?? pullEvent));
+  const summaryFile = path.join(ws, "..", `summary${runs}.md`);
+  const outputFile = path.join(ws, "..", `output${runs}.txt`);
+  writeFileSync(summaryFile, "");
+  writeFileSync(outputFile, "");
+  const inputs: Record<string, string> = { mode: "report", configs: "models/*.yml", "github-token": "test-token", "results-dir": "results", "results-store": "branch:prunebench-results", baseline: "merge-base", "fail-on-regression": "true", comment: "true", summary: "true", "check-run": "true", ...options.inputs };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CI: "true",
+    GITHUB_ACTIONS: "true",
+    GITHUB_EVENT_NAME: options.eventName ?? "pull_request",
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_REPOSITORY: "octo/models",
+    GITHUB_SHA: "d".repeat(40),
+    GITHUB_REF: "refs/pull/5/merge",
+    GITHUB_API_URL: gh.baseUrl,
+    GITHUB_SERVER_URL: "https://github.test",
+    GITHUB_RUN_ID: "42",
+    GITHUB_JOB: "report",
+    GITHUB_WORKFLOW: "prunebench",
+    GITHUB_WORKSPACE: ws,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_OUTPUT: outputFile,
+    RUNNER_TEMP: path.join(ws, "..", "runner-temp"),
+    PRUNEBENCH_SKIP_INSTALL: "true",
+    PRUNEBENCH_API_RETRY_BASE_MS: "5",
+    PRUNEBENCH_API_WRITE_GAP_MS: "0",
+  };
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  const child = spawn(process.execPath, [path.join(ROOT, "action/bootstrap.js")], { cwd: ws, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stdout += d));
+  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+  return { code, stdout, workspace: ws, summary: readFileSync(summaryFile, "utf8"), outputs: parseOutputs(readFileSync(outputFile, "utf8")) };
+}
+
+/** GITHUB_OUTPUT's heredoc format: name<<delimiter, value lines, delimiter. */
+function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<]+)<<(.+)$/.exec(lines[i]);
+    if (!m) continue;
+    const value: string[] = [];
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]);
+    out[m[1]] = value.join("\n");
+  }
+  return out;
+}
+
+const shards = (gpt2Ppl: number) => ({
+  "results/shard-0/gpt2.shard-0.json": makeResult({ model: "gpt2", shard: "shard-0", ppl: { "dense@0": 20 } }),
+  "results/shard-1/gpt2.shard-1.json": makeResult({ model: "gpt2", shard: "shard-1", ppl: { "magnitude@0.5": gpt2Ppl } }),
+  "results/shard-1/bert.shard-1.json": makeResult({ model: "bert", shard: "shard-1", ppl: { "dense@0": 8 } }),
+});
+
+test("report mode: shards merged, one comment created then updated, summary, outputs, stored results, check run", async () => {
+  const first = await runEntry(workspace(shards(25)), {});
+  assert.equal(first.code, 0, first.stdout);
+  const comments = gh.comments.get(5) ?? [];
+  assert.equal(comments.length, 1);
+  const body = comments[0].body;
+  assert.ok(body.startsWith(commentMarker("models/*.yml")), body.slice(0, 80));
+  // Both shards of gpt2 in one table, compared with the merge base's stored results.
+  assert.match(body, /### gpt2 \(decoder, shard shard-0\\\+shard-1\)/);
+  assert.match(body, /\| dense@0 \| 20\.00 \| 20\.00 \| \+0\.00% \|/);
+  assert.match(body, /\| magnitude@0\.5 \| 25\.00 \| 25\.00 \| \+0\.00% \|/);
+  assert.match(body, /### bert/);
+  assert.ok(first.summary.includes("### gpt2"), "job summary holds the report");
+  assert.equal(first.outputs.verdict, "inconclusive"); // bert has no baseline runs
+  assert.equal(first.outputs["comment-url"], `https://github.test/octo/models/pull/5#issuecomment-${comments[0].id}`);
+  assert.equal(first.outputs["report-path"], path.join(first.workspace, "results/report/report.md"));
+  assert.equal(readFileSync(first.outputs["report-path"], "utf8").trim(), first.summary.trim().replace(/\n+$/, ""));
+  // Results stored for the PR head on its fingerprint, one file per model.
+  const stored = gh.fileAt("prunebench-results", `results/${HEAD}/cpu-abc123/gpt2.json`);
+  assert.ok(stored);
+  assert.equal(JSON.parse(stored).runs.length, 2);
+  assert.equal(gh.checkRuns.at(-1)?.head_sha, HEAD);
+  assert.equal(gh.checkRuns.at(-1)?.conclusion, "success");
+  // The runner learns the secret from add-mask and hides it; nothing else prints it.
+  assert.ok(first.stdout.includes("::add-mask::test-token"));
+  assert.ok(!first.stdout.replace("::add-mask::test-token", "").includes("test-token"), "the token never reaches the log");
+
+  // The PR regresses gpt2's pruned perplexity by 20%: same comment, edited; the job fails.
+  const second = await runEntry(workspace(shards(30)), {});
+  assert.equal(second.code, 2, second.stdout);
+  assert.equal(second.outputs.verdict, "regression");
+  assert.equal(gh.comments.get(5)!.length, 1);
+  assert.match(gh.comments.get(5)![0].body, /\| magnitude@0\.5 \| 30\.00 \| 25\.00 \| \+20\.00% \|.*regression/);
+  assert.equal(gh.calls("POST", /\/issues\/5\/comments$/).length, 1);
+  assert.equal(gh.calls("PATCH", /\/issues\/comments\/\d+$/).length, 1);
+  assert.equal(gh.checkRuns.at(-1)?.conclusion, "failure");
+  assert.match(second.stdout, /fail-on-regression is on/);
+});
+
+test("fork-safe: a workflow_run job posts on the PR named in the artifact only when its head matches", async () => {
+  const manifest = { manifest: 1, shard: "gpu", commit: HEAD, pull: 5, baseSha: BASE, configs: ["models/gpt2.yml"], eventName: "pull_request" };
+  const files = { ...shards(25), "results/shard-0/prunebench-run.json": manifest };
+  const event = { action: "completed", workflow_run: { id: 7, head_sha: HEAD, event: "pull_request", conclusion: "success", head_repository: { full_name: "fork/models" } } };
+  const before = gh.calls("PATCH", /\/issues\/comments\/\d+$/).length;
+  const ok = await runEntry(workspace(files), { event, eventName: "workflow_run" });
+  assert.equal(ok.code, 0, ok.stdout);
+  assert.equal(gh.calls("PATCH", /\/issues\/comments\/\d+$/).length, before + 1);
+
+  // An artifact that names another PR (whose head is elsewhere) is refused.
+  gh.pulls.set(6, { headSha: "e".repeat(40), baseSha: BASE, baseRef: "main" });
+  const evil = await runEntry(workspace({ ...shards(25), "results/shard-0/prunebench-run.json": { ...manifest, pull: 6 } }), { event, eventName: "workflow_run" });
+  assert.equal(evil.code, 1);
+  assert.match(evil.stdout, /refusing to post them there/);
+  assert.equal(gh.comments.get(6), undefined);
+  assert.ok(evil.summary.includes("### gpt2"), "the summary is still written");
+
+  // A result file that fails the schema stops the job with the file and field named.
+  const bad = await runEntry(workspace({ "results/x/evil.json": { schema: 1, model: "<img src=x onerror=alert(1)>", runs: "nope" } }), { event, eventName: "workflow_run" });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /evil\.json: not a valid prunebench result/);
+});
+
+test("configs are never run under pull_request_target unless allowed", async () => {
+  const run = await runEntry(workspace({}), { eventName: "pull_request_target", inputs: { mode: "run-and-report" } });
+  assert.equal(run.code, 1);
+  assert.match(run.stdout, /refusing to run configs under pull_request_target/);
+});
+
+test("faults: 500s on comments, a rate limit on check runs, a dropped connection on the store leave results and summary, and exit 1", async () => {
+  gh.fail({ method: "POST", path: /\/issues\/\d+\/comments$/ }, { status: 500, body: { message: "Server Error" } }, 100);
+  gh.fail({ method: "PATCH", path: /\/issues\/comments\/\d+$/ }, { status: 500, body: { message: "Server Error" } }, 100);
+  const reset = String(Math.floor(Date.now() / 1000));
+  gh.fail({ method: "POST", path: /\/check-runs$/ }, { status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }, body: { message: "API rate limit exceeded" } }, 100);
+  gh.fail({ path: /\/git\// }, "drop", 100);
+  const ws = workspace(shards(25));
+  const run = await runEntry(ws, {});
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(run.stdout, /posting the PR comment failed: HTTP 500/);
+  assert.match(run.stdout, /creating the check run failed: HTTP 403/);
+  assert.match(run.stdout, /saving results to the branch prunebench-results failed/);
+  assert.match(run.stdout, /loading the baseline failed: HTTP 500/);
+  assert.match(run.stdout, /results and report are written, but 4 step\(s\) failed/);
+  assert.ok(existsSync(path.join(ws, "results/shard-1/gpt2.shard-1.json")));
+  assert.ok(run.summary.includes("### gpt2"));
+  assert.equal(run.outputs.verdict, "no-baseline");
+  assert.match(run.summary, /the baseline could not be loaded/);
+  assert.ok(existsSync(run.outputs["report-path"]));
+});
