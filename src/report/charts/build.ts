@@ -151,7 +151,10 @@ export function belowCutoffChart(results: Result[], id: string, view: "raw" | "s
   const lines = results.flatMap((r) => {
     const curve = r.analysis?.all[view];
     if (!curve) return [];
-    return [series(r.model, curve.cutoffs.map((c, i) => ({ x: c, y: curve.fraction[i] })).filter((p) => p.x > 0))];
+    const points = curve.cutoffs.map((c, i) => ({ x: c, y: curve.fraction[i] })).filter((p) => p.x > 0);
+    // Grids of ten points a decade make long URLs; every other point draws the same curve.
+    const step = Math.ceil(points.length / 41);
+    return [series(r.model, points.filter((_, i) => i % step === 0 || i === points.length - 1))];
   });
   if (!lines.length) return null;
   return {

@@ -17,7 +17,7 @@ export function embedChart(spec: ChartSpec, options: Pick<ReportOptions, "charts
       return `![${alt}](${options.assetsPath}/${spec.id}.svg)${caption}`;
     case "mermaid": {
       const chart = mermaidChart(spec);
-      if (!chart) return details(`${spec.title} (table)`, chartTable(spec)) + caption;
+      if (!chart) return spec.redundant ? null : details(`${spec.title} (table)`, chartTable(spec)) + caption;
       const legend = spec.series.length > 1 ? `\n\n${mermaidLegend(spec).map((l) => `${l.emoji} ${escapeText(l.name)}`).join(" · ")}` : "";
       return `${chart}${legend}${caption}`;
     }

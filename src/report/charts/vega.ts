@@ -15,7 +15,7 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
   const axis = (a: ChartSpec["x"]) => ({
     title: a.label,
     ...(a.percent ? { axis: { format: ".0%" } } : {}),
-    scale: { type: a.scale === "log" ? ("log" as const) : ("linear" as const), zero: false, nice: true },
+    scale: a.scale === "log" ? { type: "log" as const, nice: true } : { type: "linear" as const, zero: false, nice: true },
   });
   const colorEnc = {
     field: "series",
@@ -66,7 +66,7 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
   }
   return {
     ...base,
-    mark: spec.kind === "step" ? { type: "line", interpolate: "step", strokeWidth: 1.5 } : { type: "line", point: true },
+    mark: spec.kind === "step" ? { type: "line", interpolate: "step", strokeWidth: 1.5 } : { type: "line", point: spec.series.every((s) => s.points.length <= 20) },
     encoding: { x, y, color: colorEnc, strokeDash: dash, detail: { field: "series" }, order: { field: "x" } },
   } as TopLevelSpec;
 }

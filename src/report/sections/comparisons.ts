@@ -37,13 +37,28 @@ function list(items: { model: string; runId: string }[], max = 20): string {
   return shown.join(", ") + (items.length > max ? `, and ${items.length - max} more` : "");
 }
 
+/** Not comparable comparisons come in groups (a whole model on another runner): one line per model and reason. */
+function notComparable(rows: Comparison[], maxRows: number): string {
+  const groups = new Map<string, Comparison[]>();
+  for (const c of rows) {
+    const key = `${c.model}\u0000${c.metric}\u0000${c.reason}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(c);
+  }
+  const lines = [...groups.values()].map(
+    (g) => `- ${STATE_ICON["not-comparable"]} ${escapeText(g[0].model, { max: 60 })}: ${g.length} ${g[0].metric} comparison${g.length === 1 ? "" : "s"} not made, ${escapeText(g[0].reason, { max: 200 })}`,
+  );
+  return join(`**Not comparable** (never compared across runners or protocols):\n\n${lines.join("\n")}`, details(`${rows.length} not comparable`, comparisonTable(rows.slice(0, maxRows))));
+}
+
 /** Changes against the base: what moved first, the unchanged folded, never silently compared. */
 export function comparisonsSection(verdict: Verdict, maxRows = 150): Section {
   let body: string;
   if (!verdict.hasBase) {
     body = "> [!NOTE]\n> No base results were found, so nothing is compared. The numbers below are this run's alone.";
   } else {
-    const notable = sorted(verdict.comparisons.filter((c) => c.state !== "no-change"));
+    const notable = sorted(verdict.comparisons.filter((c) => c.state !== "no-change" && c.state !== "not-comparable"));
+    const apart = verdict.comparisons.filter((c) => c.state === "not-comparable");
     const unchanged = verdict.comparisons.filter((c) => c.state === "no-change");
     const shown = notable.slice(0, maxRows);
     const more = notable.length - shown.length;
@@ -51,6 +66,7 @@ export function comparisonsSection(verdict: Verdict, maxRows = 150): Section {
     body = join(
       shown.length ? comparisonTable(shown) : verdict.comparisons.length ? "Nothing moved beyond the thresholds." : "",
       more > 0 && `… and ${more} more in the full report.`,
+      apart.length && notComparable(apart, maxRows),
       unchanged.length && details(`${unchanged.length} unchanged`, comparisonTable(unchanged.slice(0, maxRows))),
       missing.length && `No base result for: ${missing.join(", ")}${verdict.missingBase.length > 10 ? `, and ${verdict.missingBase.length - 10} more` : ""}.`,
       verdict.added.length && `New runs (not in the base): ${list(verdict.added)}.`,
