@@ -74,7 +74,7 @@ export function onnxWeightSource(model: OnnxModel): WeightSource & { close(): vo
         case DataType.BFLOAT16: {
           const bytes = rawBytes(tensor, 2 * start, 2 * count, stage(2 * count));
           const halves =
-            bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : new Uint16Array(bytes.slice().buffer, 0, count);
+            bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : new Uint16Array(copyBytes(bytes).buffer, 0, count);
           if (tensor.dataType === DataType.FLOAT16) {
             const table = halfToFloatTable();
             for (let i = 0; i < count; i++) out[i] = table[halves[i]];
@@ -100,6 +100,13 @@ export function onnxWeightSource(model: OnnxModel): WeightSource & { close(): vo
       files.clear();
     },
   };
+}
+
+/** A real copy (a Node Buffer's slice() is a view of the same memory). */
+function copyBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
 }
 
 function elementWidth(model: OnnxModel, tensor: TensorProto): number {
