@@ -22,6 +22,12 @@ export interface ActionInputs {
   pullRequest?: number;
 }
 
+/** Every input readInputs reads; action.yml declares exactly these (a test checks). */
+export const INPUT_NAMES = [
+  "mode", "configs", "all-configs", "github-token", "results-dir", "results-store", "baseline", "fail-on-regression", "thresholds",
+  "providers", "comment", "comment-key", "summary", "check-run", "shard", "pull-request", "allow-pull-request-target",
+] as const;
+
 export class InputError extends Error {
   constructor(readonly input: string, message: string) {
     super(`input '${input}': ${message}`);
