@@ -11,20 +11,19 @@ const ORDER = ["regression", "improvement", "inconclusive", "not-comparable", "n
 export function comparisonTable(rows: Comparison[]): string {
   const value = (c: Comparison, x: number | null) => (c.metric === "latency" ? fmtMs(x) : fmtNumber(x));
   return table(
-    ["verdict", "model", "run", "metric", "setting", "base", "head", "change", "interval", "p"],
+    ["verdict", "model", "run", "measure", "base", "head", "change", "interval", "p"],
     rows.map((c) => [
       `${STATE_ICON[c.state]} ${STATE_LABEL[c.state]}`,
       escapeText(c.model, { max: 60 }),
       escapeText(c.runId, { max: 60 }),
-      c.metric === "latency" ? "p50 latency" : "perplexity",
-      escapeText(c.key, { max: 60 }),
+      c.metric === "latency" ? `p50 ${escapeText(c.key, { max: 60 })}` : "perplexity",
       value(c, c.base),
       value(c, c.head),
       fmtChange(c.change),
       c.interval ? `${fmtChange(c.interval[0])} … ${fmtChange(c.interval[1])}` : "",
       c.pValue === undefined ? "" : c.pValue < 1e-4 ? "<1e-4" : fmtNumber(c.pValue, 2),
     ]),
-    ["l", "l", "l", "l", "l", "r", "r", "r", "r", "r"],
+    ["l", "l", "l", "l", "r", "r", "r", "r", "r"],
   );
 }
 
