@@ -1,10 +1,188 @@
 import type { Command } from "commander";
-import { notYet } from "./errors.ts";
+import { UsageError } from "./errors.ts";
+import type { Family } from "../models/types.ts";
+import { createProgress } from "../pipeline/progress.ts";
+import type { EvalJob, EvalOutcome } from "../eval/job.ts";
+import type { Protocol } from "../eval/protocols.ts";
+import { EvalWorkerError, runInWorker } from "../eval/worker-client.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+
+export interface EvalCommandOptions {
+  tokenizer?: string;
+  dataset?: string;
+  datasetName?: string;
+  perplexity?: boolean;
+  latency?: boolean;
+  family?: string;
+  protocol?: string;
+  seqLen?: string;
+  stride?: string;
+  batchSize?: string;
+  seed?: string;
+  tokenBudget?: string;
+  decoderStart?: string;
+  joinRows?: boolean;
+  batch?: string;
+  latencySeqLen?: string;
+  budget?: string;
+  precision?: string;
+  warmup?: string;
+  provider?: string;
+  threads?: string;
+  timeLimit?: string;
+  cache?: string;
+  json?: string;
+}
+
+const FAMILIES = ["decoder", "encoder", "encoder-decoder"];
+const PROTOCOLS = ["sliding-window", "paper-nonoverlap", "masked-lm", "pseudo-ppl", "seq2seq-chunk", "seq2seq-denoise"];
+
+function int(value: string | undefined, flag: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function num(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function list(value: string, flag: string): number[] {
+  return value.split(",").map((s) => int(s.trim(), flag)!);
+}
+
+function oneOf<T extends string>(value: string | undefined, flag: string, allowed: string[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value)) throw new UsageError(`${flag}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+export function jobFromOptions(model: string, options: EvalCommandOptions): EvalJob {
+  const wantPerplexity = options.perplexity ?? (!options.latency || Boolean(options.dataset));
+  const job: EvalJob = {
+    model,
+    family: oneOf<Family>(options.family, "--family", FAMILIES),
+    provider: oneOf<"cpu" | "cuda">(options.provider, "--provider", ["cpu", "cuda"]),
+    threads: int(options.threads, "--threads", 0),
+  };
+  if (wantPerplexity) {
+    if (!options.tokenizer) throw new UsageError("--perplexity needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder>");
+    if (!options.dataset) throw new UsageError("--perplexity needs --dataset <text file | folder>");
+    job.perplexity = {
+      tokenizer: options.tokenizer,
+      dataset: options.dataset,
+      datasetName: options.datasetName,
+      protocol: oneOf<Protocol>(options.protocol, "--protocol", PROTOCOLS),
+      seqLen: int(options.seqLen, "--seq-len") ?? 512,
+      stride: int(options.stride, "--stride"),
+      batchSize: int(options.batchSize, "--batch-size") ?? 1,
+      seed: int(options.seed, "--seed", 0),
+      tokenBudget: int(options.tokenBudget, "--token-budget"),
+      decoderStart: int(options.decoderStart, "--decoder-start", 0),
+      joinRows: options.joinRows,
+      cacheDir: options.cache,
+    };
+    if (job.perplexity.stride && job.perplexity.stride > job.perplexity.seqLen) throw new UsageError(`--stride ${job.perplexity.stride} is longer than --seq-len ${job.perplexity.seqLen}`);
+  }
+  if (options.latency) {
+    job.latency = {
+      batch: list(options.batch ?? "1", "--batch"),
+      seqLen: list(options.latencySeqLen ?? options.seqLen ?? "128", "--latency-seq-len"),
+      budgetMs: num(options.budget, "--budget") !== undefined ? num(options.budget, "--budget")! * 1000 : undefined,
+      targetPrecision: num(options.precision, "--precision"),
+      warmup: int(options.warmup, "--warmup", 0),
+    };
+  }
+  return job;
+}
+
+export function outcomeSummary(outcome: EvalOutcome): string {
+  const lines = [`${outcome.model} (${outcome.family}) on ${outcome.runner.provider}, ${outcome.runner.cpu}${outcome.runner.gpu ? `, ${outcome.runner.gpu}` : ""}`];
+  const p = outcome.perplexity;
+  if (p) {
+    lines.push(
+      `perplexity (${p.protocol}, seq ${p.seqLen}${p.stride ? `, stride ${p.stride}` : ""}): token ${p.token.toFixed(3)}, word ${p.word.toFixed(3)}, ` +
+        `bits/byte ${p.bitsPerByte.toFixed(4)} over ${p.tokens} tokens in ${p.seconds.toFixed(1)} s${p.partial ? " (PARTIAL)" : ""}`,
+    );
+  }
+  for (const l of outcome.latency) {
+    lines.push(`latency batch ${l.batch} x seq ${l.seqLen}: p50 ${l.p50.toFixed(2)} ms, p90 ${l.p90.toFixed(2)}, p99 ${l.p99.toFixed(2)}, ${l.tokensPerSecond.toFixed(0)} tokens/s (${l.samplesMs.length} runs)`);
+  }
+  for (const w of outcome.warnings) lines.push(`warning: ${w}`);
+  return lines.join("\n");
+}
+
+export async function evalCommand(model: string, options: EvalCommandOptions): Promise<EvalOutcome> {
+  const job = jobFromOptions(model, options);
+  const progress = createProgress();
+  let stage = "";
+  const run = runInWorker(job, {
+    timeLimitMs: num(options.timeLimit, "--time-limit") !== undefined ? num(options.timeLimit, "--time-limit")! * 1000 : undefined,
+    onProgress: (p) => {
+      if (p.stage !== stage) {
+        if (stage) progress.stop();
+        stage = p.stage;
+        progress.start(p.stage, p.total);
+      }
+      progress.update(p.done, p.detail);
+    },
+  });
+  let interrupted = 0;
+  const onSigint = () => {
+    interrupted++;
+    if (interrupted > 1) process.exit(130);
+    progress.log("interrupted: finishing the current batch, the result will be marked partial (Ctrl-C again to quit now)");
+    run.stop();
+  };
+  process.on("SIGINT", onSigint);
+  let outcome: EvalOutcome;
+  try {
+    outcome = await run.result;
+  } catch (error) {
+    if (error instanceof EvalWorkerError && /Error$/.test(error.original) && error.original !== "Error") throw new UsageError(error.message, 1);
+    throw error;
+  } finally {
+    process.off("SIGINT", onSigint);
+    if (stage) progress.stop();
+  }
+  if (options.json) writeJsonAtomic(options.json, outcome);
+  process.stdout.write(`${outcomeSummary(outcome)}\n`);
+  return outcome;
+}
 
 export function register(program: Command): void {
   program
     .command("eval <model>")
-    .description("perplexity and latency of a model")
-    .allowUnknownOption()
-    .action(() => notYet("eval", "issue 5"));
+    .description("perplexity (token, word, bits per byte) and latency of a model")
+    .option("--tokenizer <file>", "tokenizer.json, vocab.json (+ merges.txt) or vocab.txt, or a folder holding one")
+    .option("--dataset <ref>", "evaluation text: a file, or a folder holding wiki.test.raw / test.txt")
+    .option("--dataset-name <name>", "name recorded in the result (default: the file path)")
+    .option("--perplexity", "measure perplexity (the default when --dataset is given)")
+    .option("--latency", "measure latency")
+    .option("--family <family>", `model family (${FAMILIES.join(", ")}); detected when left out`)
+    .option("--protocol <name>", `perplexity protocol (${PROTOCOLS.join(", ")}); by family when left out`)
+    .option("--seq-len <n>", "window length in tokens (default 512)")
+    .option("--stride <n>", "sliding-window stride (default seq-len)")
+    .option("--batch-size <n>", "windows per session.run (default 1)")
+    .option("--seed <n>", "masking seed (default 0)")
+    .option("--token-budget <n>", "pseudo-ppl: tokens scored at most (default 4096)")
+    .option("--decoder-start <id>", "encoder-decoder: first decoder token (default pad, then eos)")
+    .option("--no-join-rows", "decoders: tokenize the file as is, not \"\\n\\n\".join(lines) as the HF and SparseGPT code do")
+    .option("--batch <list>", "latency batch sizes, comma-separated (default 1)")
+    .option("--latency-seq-len <list>", "latency sequence lengths, comma-separated (default --seq-len or 128)")
+    .option("--budget <seconds>", "latency: timed-run budget per shape (default 10)")
+    .option("--precision <share>", "latency: stop when the median's 95% CI half-width is below this share (default 0.01)")
+    .option("--warmup <n>", "latency: warm-up runs (default 3)")
+    .option("--provider <name>", "cpu or cuda (cuda falls back to cpu with a warning where unavailable)", "cpu")
+    .option("--threads <n>", "intra-op threads (default: onnxruntime's choice)")
+    .option("--time-limit <seconds>", "stop cleanly after this long; the result is marked partial")
+    .option("--cache <dir>", "token-id cache folder (default $PRUNEBENCH_CACHE or ~/.cache/prunebench)")
+    .option("--json <file>", "write the result (runner, perplexity, latency) as JSON")
+    .action(async (model: string, options: EvalCommandOptions) => {
+      await evalCommand(model, options);
+    });
 }

@@ -1,0 +1,62 @@
+/**
+ * Runs an evaluation job in a worker thread. stop() (wired to SIGINT by the CLI) or the time
+ * limit asks the worker to finish after its current batch; the outcome is then marked partial.
+ */
+import { Worker } from "node:worker_threads";
+import type { EvalJob, EvalOutcome, EvalProgress } from "./job.ts";
+
+export interface WorkerRunOptions {
+  onProgress?: (progress: EvalProgress) => void;
+  /** Ask the worker to stop after this many ms. */
+  timeLimitMs?: number;
+}
+
+export interface WorkerRun {
+  result: Promise<EvalOutcome>;
+  stop(): void;
+}
+
+export class EvalWorkerError extends Error {
+  constructor(message: string, readonly original: string) {
+    super(message);
+    this.name = "EvalWorkerError";
+  }
+}
+
+export function runInWorker(job: EvalJob, options: WorkerRunOptions = {}): WorkerRun {
+  const stopBuffer = new SharedArrayBuffer(4);
+  const flag = new Int32Array(stopBuffer);
+  const stop = () => Atomics.store(flag, 0, 1);
+  const ts = import.meta.url.endsWith(".ts");
+  const url = new URL(ts ? "./worker.ts" : "./worker.js", import.meta.url);
+  // Running from sources, the worker registers tsx's loader itself before importing its entry:
+  // bin/prunebench.js registers it in-process, and on Node 20 neither that nor the parent's
+  // --import hooks reach a worker's main module.
+  const source = ts
+    ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`
+    : `import(${JSON.stringify(url.href)});`;
+  const worker = new Worker(source, { eval: true, workerData: { job, stop: stopBuffer } });
+  const timer = options.timeLimitMs ? setTimeout(stop, options.timeLimitMs) : undefined;
+  const result = new Promise<EvalOutcome>((resolve, reject) => {
+    let settled = false;
+    worker.on("message", (message: { type: string; progress?: EvalProgress; outcome?: EvalOutcome; message?: string; name?: string }) => {
+      if (message.type === "progress") options.onProgress?.(message.progress!);
+      else if (message.type === "result") {
+        settled = true;
+        resolve(message.outcome!);
+      } else if (message.type === "error") {
+        settled = true;
+        reject(new EvalWorkerError(message.message!, message.name ?? "Error"));
+      }
+    });
+    worker.on("error", (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.on("exit", (code) => {
+      if (timer) clearTimeout(timer);
+      if (!settled) reject(new Error(`evaluation worker exited with code ${code} before reporting`));
+    });
+  });
+  return { result, stop };
+}

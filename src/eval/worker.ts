@@ -1,0 +1,19 @@
+/**
+ * Worker-thread entry: session.run blocks its thread for the whole forward pass, so the
+ * evaluation runs here and the main thread stays free for progress, SIGINT and time limits.
+ * Stop requests arrive through a shared flag, read between batches (a message would wait
+ * behind the blocked event loop).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { runEvalJob, type EvalJob } from "./job.ts";
+
+const { job, stop } = workerData as { job: EvalJob; stop: SharedArrayBuffer };
+const flag = new Int32Array(stop);
+
+runEvalJob(job, {
+  shouldStop: () => Atomics.load(flag, 0) !== 0,
+  onProgress: (progress) => parentPort!.postMessage({ type: "progress", progress }),
+}).then(
+  (outcome) => parentPort!.postMessage({ type: "result", outcome }),
+  (error: unknown) => parentPort!.postMessage({ type: "error", message: error instanceof Error ? error.message : String(error), name: error instanceof Error ? error.name : "Error" }),
+);
