@@ -193,8 +193,10 @@ test("targets: patterns match names, map paths (short and long), roles and block
   const { map } = tinyModel();
   const names = (include?: string[], exclude?: string[]) => chooseTargets(map, { include, exclude }).map((g) => g.info.name);
   assert.deepEqual(names(), ["W1", "W2"]);
-  assert.deepEqual(names(["*.mlp.*"]), ["W1", "b1", "W2"]);
-  assert.deepEqual(names(["*.mlp.*"], ["bias"]), ["W1", "W2"]);
+  assert.deepEqual(names(["*.mlp.*"]), ["W1", "W2"], "globs choose matrices, not biases");
+  assert.deepEqual(names(["*.mlp.*", "bias"]), ["W1", "b1", "W2"], "a 1-D tensor by its exact role");
+  assert.deepEqual(names(["b1"]), ["b1"]);
+  assert.deepEqual(names(["*.mlp.*"], ["fc_in"]), ["W2"]);
   assert.deepEqual(names(["decoder.0.mlp.fc_out"]), ["W2"]);
   assert.deepEqual(names(["W?"]), ["W1", "W2"]);
   assert.deepEqual(names(["embedding"]), ["T"]);

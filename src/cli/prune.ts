@@ -1,10 +1,116 @@
+import path from "node:path";
 import type { Command } from "commander";
-import { notYet } from "./errors.ts";
+import { UsageError } from "./errors.ts";
+import { PRUNE_RESULT_VERSION, PruneError, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+
+export interface PruneCommandOptions {
+  method: string;
+  sparsity?: string;
+  nm?: string;
+  scope?: string;
+  seed?: string;
+  include?: string[];
+  exclude?: string[];
+  out: string;
+  mask?: string;
+  json?: string;
+  externalData?: "auto" | "always" | "never";
+}
+
+export function parseSparsities(text: string): number[] {
+  const values = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const numbers = values.map(Number);
+  if (numbers.length === 0 || numbers.some((n) => !Number.isFinite(n) || n < 0 || n >= 1)) {
+    throw new UsageError(`--sparsity: expected fractions in [0, 1) separated by commas, got ${JSON.stringify(text)}`);
+  }
+  return numbers;
+}
+
+/**
+ * With several sparsities each run needs its own files: "{sparsity}" in a path is replaced,
+ * otherwise "-s<sparsity>" goes before the extension (pruned.onnx -> pruned-s0.5.onnx).
+ */
+export function pathFor(file: string, sparsity: number, several: boolean): string {
+  if (file.includes("{sparsity}")) return file.replaceAll("{sparsity}", String(sparsity));
+  if (!several) return file;
+  const ext = path.extname(file);
+  return `${file.slice(0, file.length - ext.length)}-s${sparsity}${ext}`;
+}
+
+function methodOptions(options: PruneCommandOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (options.nm !== undefined) {
+    if (options.method !== "nm") throw new UsageError(`--nm is an option of --method nm, not ${options.method}`);
+    out.pattern = options.nm;
+  }
+  if (options.scope !== undefined) out.scope = options.scope;
+  return out;
+}
+
+function summary(r: PruneResult): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const s = r.seconds;
+  return (
+    `prune ${r.method}${Object.keys(r.options).length ? ` ${JSON.stringify(r.options)}` : ""} @ ${r.sparsity}: ` +
+    `${r.pruned.toLocaleString("en-US")} of ${r.params.toLocaleString("en-US")} weights in ${r.matrices.length} tensors zeroed ` +
+    `(achieved ${pct(r.achievedSparsity)}) -> ${r.output} in ${s.total.toFixed(2)} s (select ${s.select.toFixed(2)} s, write ${s.write.toFixed(2)} s)`
+  );
+}
+
+export async function pruneCommand(model: string, options: PruneCommandOptions): Promise<PruneResult[]> {
+  const sparsities = options.sparsity === undefined ? [undefined] : parseSparsities(options.sparsity);
+  const several = sparsities.length > 1;
+  const seed = options.seed === undefined ? 0 : Number(options.seed);
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: ${JSON.stringify(options.seed)} is not an integer`);
+  const results: PruneResult[] = [];
+  for (const sparsity of sparsities) {
+    try {
+      const result = await pruneFile({
+        input: model,
+        output: pathFor(options.out, sparsity ?? 0, several),
+        mask: options.mask === undefined ? undefined : pathFor(options.mask, sparsity ?? 0, several),
+        method: options.method,
+        options: methodOptions(options),
+        sparsity,
+        seed,
+        patterns: { include: options.include, exclude: options.exclude },
+        externalData: options.externalData,
+        log: (message) => console.error(message),
+      });
+      console.error(summary(result));
+      results.push(result);
+    } catch (error) {
+      if (error instanceof PruneError) throw new UsageError(error.message, 1);
+      throw error;
+    }
+  }
+  if (options.json) {
+    const report: PruneReport = { schema: PRUNE_RESULT_VERSION, results };
+    writeJsonAtomic(options.json, report);
+  }
+  return results;
+}
 
 export function register(program: Command): void {
   program
     .command("prune <model>")
-    .description("prune a model and write the pruned ONNX file and its mask")
-    .allowUnknownOption()
-    .action(() => notYet("prune", "issue 4"));
+    .description("prune a model: write the pruned ONNX file (zeros in the weights, graph unchanged) and its mask")
+    .requiredOption("--method <name>", `pruning method: ${listMethods().map((m) => m.name).join(", ")}`)
+    .option("--sparsity <list>", "fraction of weights to zero, or several separated by commas (each run prunes the original)")
+    .option("--nm <N:M>", "for --method nm: keep N of every M consecutive inputs (default 2:4)")
+    .option("--scope <scope>", "for --method magnitude: matrix (default) or global")
+    .option("--seed <n>", "seed for --method random", "0")
+    .option("--include <globs...>", "weights to prune: globs over names, part.layer.block.role paths (e.g. '*.attn.*' '*.mlp.*'), roles or blocks (default: attention and MLP matrices)")
+    .option("--exclude <globs...>", "weights to leave dense, matched like --include")
+    .requiredOption("--out <file>", "pruned model; with several sparsities '{sparsity}' in the name is replaced (else -s<sparsity> is added)")
+    .option("--mask <file>", "mask file to write (one bit per weight), for fine-tuning")
+    .option("--json <file>", "write the results ({schema, results: [...]})")
+    .option("--external-data <mode>", "auto (as the input, or when over 2 GB), always or never", "auto")
+    .action(async (model: string, options: PruneCommandOptions) => {
+      if (!["auto", "always", "never"].includes(options.externalData ?? "auto")) {
+        throw new UsageError(`--external-data: expected auto, always or never, got ${JSON.stringify(options.externalData)}`);
+      }
+      await pruneCommand(model, options);
+    });
 }

@@ -10,10 +10,13 @@ import { PruneError } from "./errors.ts";
  *   - initializer name:   "transformer.h.0.attn.c_attn.weight", "onnx::MatMul_1234"
  *   - map path:           "<part>.<layer>.<block>.<role>", e.g. "decoder.0.attention.q"
  *   - short map path:     the same with attn / cross_attn / mlp / embed / norm / head as block,
- *                         e.g. "encoder.3.attn.o": so ["*.attn.*", "*.mlp.*"] works for every
- *                         family, also where constant folding erased the names (BERT, Pegasus)
+ *                         e.g. "encoder.3.attn.o" (cross-attention matches attn too): so
+ *                         ["*.attn.*", "*.mlp.*"] works for every family, also where constant
+ *                         folding erased the names (BERT, Pegasus)
  *   - role and block alone: "fc_in", "q", "mlp", "attention"
  * Without `include`, the map's `prunable` parameters (attention and MLP matrices) are chosen.
+ * Globs choose matrices: a 1-D tensor (bias, norm scale) is chosen only when a pattern is its
+ * exact name or role, so ["*.attn.*", "*.mlp.*"] leaves biases dense, as a config expects.
  * `exclude` removes matches afterwards.
  */
 export interface TargetPatterns {
@@ -39,7 +42,10 @@ const SHORT_BLOCK: Record<string, string> = {
 
 export function matchKeys(p: ParamInfo): string[] {
   const layer = p.layer === null ? "x" : String(p.layer);
-  return [p.name, `${p.part}.${layer}.${p.block}.${p.role}`, `${p.part}.${layer}.${SHORT_BLOCK[p.block] ?? p.block}.${p.role}`, p.role, p.block];
+  const keys = [p.name, `${p.part}.${layer}.${p.block}.${p.role}`, `${p.part}.${layer}.${SHORT_BLOCK[p.block] ?? p.block}.${p.role}`, p.role, p.block];
+  // Cross-attention is attention too: "*.attn.*" takes it, "*.cross_attn.*" takes it alone.
+  if (p.block === "cross-attention") keys.push(`${p.part}.${layer}.attn.${p.role}`);
+  return keys;
 }
 
 function matcher(patterns: readonly string[]): (p: ParamInfo) => boolean {
@@ -56,7 +62,9 @@ export function chooseTargets(map: ModelMap, patterns: TargetPatterns = {}): Tar
     if (primary.duplicateOf) throw new PruneError(`${p.name}: duplicates ${primary.name}, itself a duplicate of ${primary.duplicateOf}`);
     return primary;
   };
-  const include = patterns.include?.length ? matcher(patterns.include) : (p: ParamInfo) => p.prunable;
+  const literal = new Set(patterns.include ?? []);
+  const globs = patterns.include?.length ? matcher(patterns.include) : undefined;
+  const include = globs ? (p: ParamInfo) => (p.shape.length >= 2 ? globs(p) : literal.has(p.name) || literal.has(p.role)) : (p: ParamInfo) => p.prunable;
   const exclude = patterns.exclude?.length ? matcher(patterns.exclude) : () => false;
   const float = (p: ParamInfo) => isFloatType(p.dataType) && p.count > 0;
   const chosen = new Set<string>();

@@ -1,0 +1,78 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { main } from "../src/cli.ts";
+import { pathFor, parseSparsities } from "../src/cli/prune.ts";
+import { PruneReportSchema, readMaskFile } from "../src/prune/index.ts";
+import { TORCH_EXPORT, skipWithoutShared } from "./helpers/shared-data.ts";
+
+async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
+  const original = console.error;
+  let stderr = "";
+  console.error = (...args: unknown[]) => {
+    stderr += `${args.join(" ")}\n`;
+  };
+  try {
+    return { value: await fn(), stderr };
+  } finally {
+    console.error = original;
+  }
+}
+
+test("prunebench prune: several sparsities, mask files and one JSON document", { skip: skipWithoutShared(TORCH_EXPORT.pegasus) }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-prune-cli-"));
+  try {
+    const argv = ["node", "prunebench", "prune", TORCH_EXPORT.pegasus, "--method", "global", "--sparsity", "0.3,0.6", "--include", "*.attn.*", "*.mlp.*"];
+    const out = ["--out", path.join(dir, "p.onnx"), "--mask", path.join(dir, "p.mask"), "--json", path.join(dir, "r.json")];
+    const { value: code, stderr } = await quietly(() => main([...argv, ...out]));
+    assert.equal(code, 0, stderr);
+    for (const s of ["0.3", "0.6"]) {
+      assert.ok(existsSync(path.join(dir, `p-s${s}.onnx`)));
+      assert.equal(readMaskFile(path.join(dir, `p-s${s}.mask`)).header.sparsity, Number(s));
+    }
+    const report = PruneReportSchema.parse(JSON.parse(readFileSync(path.join(dir, "r.json"), "utf8")));
+    assert.deepEqual(
+      report.results.map((r) => [r.method, r.sparsity, r.matrices.length]),
+      [
+        ["global", 0.3, 32],
+        ["global", 0.6, 32],
+      ],
+    );
+    assert.ok(report.results.every((r) => r.matrices.every((m) => m.shape.length === 2)), "biases stay dense");
+    assert.match(stderr, /prune global @ 0.6: .* zeroed \(achieved 60\.00%\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("prunebench prune: bad input exits non-zero with one clear line", { skip: skipWithoutShared(TORCH_EXPORT.gpt2) }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-prune-cli-"));
+  try {
+    const base = ["node", "prunebench", "prune", TORCH_EXPORT.gpt2, "--out", path.join(dir, "x.onnx")];
+    const cases: [string[], RegExp][] = [
+      [["--method", "nm", "--nm", "5:4"], /N = 5 > M = 4/],
+      [["--method", "magnitude", "--sparsity", "1"], /--sparsity: expected fractions in \[0, 1\)/],
+      [["--method", "magnitude", "--sparsity", "0.5", "--include", "*.nope.*"], /no float weight matches include/],
+      [["--method", "bogus", "--sparsity", "0.5"], /unknown pruning method "bogus"/],
+      [["--method", "random", "--nm", "2:4", "--sparsity", "0.5"], /--nm is an option of --method nm/],
+    ];
+    for (const [args, pattern] of cases) {
+      const { value: code, stderr } = await quietly(() => main([...base, ...args]));
+      assert.notEqual(code, 0, args.join(" "));
+      assert.match(stderr, pattern, args.join(" "));
+      assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("output paths per sparsity and sparsity lists", () => {
+  assert.equal(pathFor("out/p.onnx", 0.5, false), "out/p.onnx");
+  assert.equal(pathFor("out/p.onnx", 0.5, true), "out/p-s0.5.onnx");
+  assert.equal(pathFor("out/p-{sparsity}.onnx", 0.7, true), "out/p-0.7.onnx");
+  assert.deepEqual(parseSparsities("0.1, 0.5,0.9"), [0.1, 0.5, 0.9]);
+  assert.throws(() => parseSparsities("0.5,-1"), /--sparsity/);
+});
