@@ -16,4 +16,5 @@ export {
   type ArchitectureConfig,
   type PresetName,
   type BuildOptions,
+  type WrittenModel,
 } from "./build/index.ts";

@@ -57,13 +57,21 @@ function weightBytes(w: WeightSpec): number {
  * aligned offset and dropped before the next, so memory holds one tensor at a time (two for a
  * tied copy, which is its source transposed), never the whole model.
  */
-export function writeBuiltModel(options: BuildOptions & { file: string; externalData?: "auto" | "always" | "never" }): void {
+export interface WrittenModel {
+  file: string;
+  /** The external data file, when the weights went there. */
+  dataFile?: string;
+  /** Bytes of all weights (buffers included). */
+  weightBytes: number;
+}
+
+export function writeBuiltModel(options: BuildOptions & { file: string; externalData?: "auto" | "always" | "never" }): WrittenModel {
   const mode = options.externalData ?? "auto";
   const { builder, seed, specs, doc } = plan(options);
   const total = builder.weights.reduce((sum, w) => sum + weightBytes(w), 0);
   if (mode === "never" || (mode === "auto" && total <= AUTO_EXTERNAL_BYTES)) {
     writeModel(buildModel(options), options.file, { externalData: "never" });
-    return;
+    return { file: path.resolve(options.file), weightBytes: total };
   }
   const file = path.resolve(options.file);
   mkdirSync(path.dirname(file), { recursive: true });
@@ -105,4 +113,5 @@ export function writeBuiltModel(options: BuildOptions & { file: string; external
   closeSync(fd);
   renameSync(tmp, dataFile);
   writeFileAtomic(file, toBinary(ModelProtoSchema, builder.toModel(initializer, doc)));
+  return { file, dataFile, weightBytes: total };
 }
