@@ -116,7 +116,7 @@ export function outcomeSummary(outcome: EvalOutcome): string {
   return lines.join("\n");
 }
 
-export async function evalCommand(model: string, options: EvalCommandOptions): Promise<EvalOutcome> {
+export async function evalCommand(model: string, options: EvalCommandOptions, io: { stdout?: { write(text: string): unknown } } = {}): Promise<EvalOutcome> {
   const job = jobFromOptions(model, options);
   const progress = createProgress();
   let stage = "";
@@ -150,7 +150,7 @@ export async function evalCommand(model: string, options: EvalCommandOptions): P
     if (stage) progress.stop();
   }
   if (options.json) writeJsonAtomic(options.json, outcome);
-  process.stdout.write(`${outcomeSummary(outcome)}\n`);
+  (io.stdout ?? process.stdout).write(`${outcomeSummary(outcome)}\n`);
   return outcome;
 }
 
