@@ -13,9 +13,18 @@ export function isParameter(p: ParamInfo): boolean {
   return isFloatType(p.dataType) && p.duplicateOf === undefined;
 }
 
-/** Task heads sit on top of the base model; the pooler is part of BertModel and stays. */
+/**
+ * Task heads sit on top of the base model; the pooler is part of BertModel and stays. The map
+ * gives the pooler's weight role "pooler" and its bias role "bias", so the bias is known by the
+ * name Hugging Face gives it.
+ */
+export function isPooler(p: ParamInfo): boolean {
+  return p.role === "pooler" || /(^|\.)pooler\.dense\.bias$/.test(p.name);
+}
+
 export function isHead(p: ParamInfo): boolean {
-  return (p.block === "head" && p.role !== "pooler") || p.role === "lm_head" || p.role === "head_transform";
+  if (isPooler(p)) return false;
+  return p.block === "head" || p.role === "lm_head" || p.role === "head_transform";
 }
 
 export function isCounted(p: ParamInfo): boolean {
