@@ -1,0 +1,66 @@
+/** onnxruntime feeds for a batch of examples, by the names exporters give transformer inputs. */
+import type { ModelProto } from "onnx-buf";
+import { intTensor, ort } from "./session.ts";
+import type { Example } from "./batches.ts";
+
+export class FeedError extends Error {}
+
+export function inputTypes(proto: ModelProto): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const i of proto.graph!.input) if (i.type?.value.case === "tensorType") out.set(i.name, i.type.value.value.elemType);
+  return out;
+}
+
+export function batchFeeds(examples: Example[], inputs: string[], types: Map<string, number>, extra: Record<string, ort.Tensor> = {}): Record<string, ort.Tensor> {
+  const B = examples.length;
+  const S = examples[0].input_ids.length;
+  const T = examples[0].decoder_input_ids?.length ?? 0;
+  const feeds: Record<string, ort.Tensor> = {};
+  const fill = (v: number, n: number) => new Array<number>(n).fill(v);
+  for (const name of inputs) {
+    if (name in extra) {
+      feeds[name] = extra[name];
+      continue;
+    }
+    const type = types.get(name)!;
+    let values: number[];
+    let len = S;
+    switch (name) {
+      case "input_ids":
+        values = examples.flatMap((e) => e.input_ids);
+        break;
+      case "labels":
+        values = examples.flatMap((e) => e.labels);
+        len = examples[0].labels.length;
+        break;
+      case "decoder_input_ids":
+        if (!T) throw new FeedError("the model has a decoder_input_ids input, but the examples have no decoder side (is the family encoder-decoder?)");
+        values = examples.flatMap((e) => e.decoder_input_ids!);
+        len = T;
+        break;
+      case "attention_mask":
+      case "input_mask":
+        values = fill(1, B * S);
+        break;
+      case "decoder_attention_mask":
+        values = fill(1, B * T);
+        len = T;
+        break;
+      case "token_type_ids":
+      case "segment_ids":
+        values = fill(0, B * S);
+        break;
+      case "position_ids":
+        values = examples.flatMap(() => Array.from({ length: S }, (_, i) => i));
+        break;
+      default:
+        throw new FeedError(`the model input ${JSON.stringify(name)} is not one prunebench knows how to feed (input_ids, attention_mask, token_type_ids, position_ids, decoder_input_ids, decoder_attention_mask)`);
+    }
+    feeds[name] = intTensor(type, values, [B, len]);
+  }
+  return feeds;
+}
+
+export function scaleTensor(value: number): ort.Tensor {
+  return new ort.Tensor("float32", new Float32Array([value]), []);
+}

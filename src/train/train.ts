@@ -1,0 +1,295 @@
+/**
+ * The training loop: fine-tuning a (pruned) model with its masks kept, and training a built
+ * model from scratch, are the same function. The result is the original inference graph with
+ * updated weights, so evaluation and latency read it unchanged.
+ */
+import { existsSync } from "node:fs";
+import { create } from "@bufbuild/protobuf";
+import { TensorProtoSchema, type TensorProto } from "onnx-buf";
+import { findLogitsOutput, IGNORE_INDEX, logitsVocab } from "../eval/loss-graph.ts";
+import type { Family } from "../models/types.ts";
+import { DataType } from "../onnx/dtype.ts";
+import { graphOf, type OnnxModel } from "../onnx/model.ts";
+import { readFloat32 } from "../onnx/tensor.ts";
+import { randomBatch, sequentialBatches, type BatchOptions, type Example } from "./batches.ts";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { batchFeeds, inputTypes, scaleTensor } from "./feeds.ts";
+import { checkSparsity, type Masks, type SparsityReport } from "./masks.ts";
+import { adamwStep, learningRate, newParamState, type ParamState, type Schedule } from "./optimizer.ts";
+import { Rng } from "./rng.ts";
+import { createSession, ort, type SessionOptions } from "./session.ts";
+import { transpose2d, type TiedCopy } from "./tied.ts";
+import { buildTrainingGraph, type TrainingGraph } from "./training-graph.ts";
+
+export interface TrainOptions {
+  model: OnnxModel;
+  family: Family;
+  /** Training token ids. */
+  tokens: ArrayLike<number>;
+  /** Validation token ids (default: the last 10% of `tokens`, held out). */
+  validTokens?: ArrayLike<number>;
+  steps: number;
+  lr: number;
+  batch: number;
+  seqLen: number;
+  /** Pruning masks (1 keep, 0 pruned): pruned weights stay exactly zero. */
+  masks?: Masks;
+  /** Vocabulary size (read from the logits output when left out). */
+  vocab?: number;
+  /** Masked-LM: the [MASK] id (default vocab - 1). */
+  maskToken?: number;
+  /** Encoder-decoder: the decoder start id (default 0). */
+  decoderStart?: number;
+  warmup?: number;
+  schedule?: Schedule;
+  minLr?: number;
+  weightDecay?: number;
+  clipNorm?: number;
+  /** Micro-batches summed into one step. */
+  accumulate?: number;
+  evalEvery?: number;
+  evalBatches?: number;
+  /** Stop after this many validations without improvement, and keep the best weights. */
+  patience?: number;
+  seed?: number;
+  checkpoint?: { file: string; every?: number };
+  /** Stop after this step (the schedule still spans `steps`): splits a long run over jobs, with checkpoint and resume. */
+  stopAt?: number;
+  /** Resume from `checkpoint.file` when it exists. */
+  resume?: boolean;
+  trainable?: (name: string) => boolean;
+  logits?: string;
+  onProgress?: (event: TrainProgress) => void;
+  session?: SessionOptions;
+}
+
+export type TrainProgress =
+  | { kind: "step"; step: number; steps: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number }
+  | { kind: "validation"; step: number; loss: number; perplexity: number }
+  | { kind: "checkpoint"; step: number; file: string };
+
+export interface Validation {
+  step: number;
+  loss: number;
+  perplexity: number;
+  tokens: number;
+}
+
+export interface TrainResult {
+  model: OnnxModel;
+  steps: number;
+  history: { step: number; loss: number; lr: number; gradNorm: number }[];
+  validation: Validation[];
+  initial: Validation;
+  final: Validation;
+  stoppedEarly: boolean;
+  tokensPerSecond: number;
+  seconds: number;
+  trainable: string[];
+  tied: TiedCopy[];
+  sparsity?: SparsityReport;
+}
+
+/** Trains a model from scratch: the same loop, named for the pipeline's demo models. */
+export function trainModel(options: TrainOptions): Promise<TrainResult> {
+  return finetune(options);
+}
+
+export async function finetune(o: TrainOptions): Promise<TrainResult> {
+  const started = process.hrtime.bigint();
+  const vocab = o.vocab ?? logitsVocab(findLogitsOutput(o.model, o.logits));
+  if (!vocab) throw new Error(`${o.model.file}: cannot tell the vocabulary size from the logits output; pass vocab`);
+  let train = o.tokens;
+  let valid = o.validTokens;
+  if (!valid) {
+    const cut = Math.floor(o.tokens.length * 0.9);
+    valid = Array.prototype.slice.call(o.tokens, cut) as number[];
+    train = Array.prototype.slice.call(o.tokens, 0, cut) as number[];
+  }
+  const batchOptions: BatchOptions = { family: o.family, seqLen: o.seqLen, vocab, maskToken: o.maskToken, decoderStart: o.decoderStart };
+  const rng = new Rng(o.seed ?? 0);
+  const accumulate = Math.max(1, o.accumulate ?? 1);
+
+  const sample = randomBatch(train, o.batch, batchOptions, new Rng(1));
+  const modelInputs = graphOf(o.model).input.map((i) => i.name).filter((n) => !graphOf(o.model).initializer.some((t) => t.name === n));
+  const types = new Map<string, number>(graphOf(o.model).input.map((i) => [i.name, i.type?.value.case === "tensorType" ? i.type.value.value.elemType : DataType.INT64]));
+  types.set("labels", DataType.INT64);
+  const graph = await buildTrainingGraph({
+    model: o.model,
+    loss: { kind: "lm", family: o.family, logits: o.logits },
+    feeds: batchFeeds(sample, [...modelInputs, "labels"], types),
+    trainable: o.trainable,
+    session: o.session,
+  });
+  const feedTypes = inputTypes(graph.train);
+  const trainSession = await createSession(graph.train, o.session);
+  const evalSession = await createSession(graph.evaluate, o.session);
+  try {
+    const states = initialStates(o.model, graph, o.masks);
+    const byName = new Map(states.map((s) => [s.name, s]));
+    const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, tensorOf(byName.get(p.name)!.value, p.dims)]));
+    const feedsFor = (examples: Example[], scale: number) => ({ ...batchFeeds(examples, graph.inputs, feedTypes, { [graph.scale!]: scaleTensor(scale) }), ...paramFeeds() });
+
+    const validationBatches = sequentialBatches(valid, o.batch, o.evalBatches ?? 4, batchOptions, new Rng((o.seed ?? 0) + 1));
+    const validate = async (step: number): Promise<Validation> => {
+      let sum = 0;
+      let count = 0;
+      for (const examples of validationBatches) {
+        const out = await evalSession.run(feedsFor(examples, 1));
+        sum += out[graph.loss].data[0] as number;
+        count += scored(examples);
+      }
+      const loss = sum / count;
+      return { step, loss, perplexity: Math.exp(loss), tokens: count };
+    };
+
+    let start = 0;
+    let history: TrainResult["history"] = [];
+    let validation: Validation[] = [];
+    if (o.resume && o.checkpoint && existsSync(o.checkpoint.file)) {
+      const header = loadCheckpoint(o.checkpoint.file, states);
+      start = header.step;
+      rng.state = header.rng;
+      history = (header.state.history as TrainResult["history"]) ?? [];
+      validation = (header.state.validation as Validation[]) ?? [];
+    }
+    const initial = validation[0] ?? (await validate(start));
+    if (validation.length === 0) validation.push(initial);
+    o.onProgress?.({ kind: "validation", step: start, loss: initial.loss, perplexity: initial.perplexity });
+
+    let best = validation.reduce((a, b) => (b.loss < a.loss ? b : a));
+    let bestValues = o.patience ? states.map((s) => Float32Array.from(s.value)) : undefined;
+    let sinceBest = 0;
+    let stoppedEarly = false;
+    let trainedTokens = 0;
+    const loopStart = process.hrtime.bigint();
+    const warmup = o.warmup ?? Math.floor(o.steps * 0.05);
+    const evalEvery = o.evalEvery ?? Math.max(1, Math.floor(o.steps / 5));
+    let step = start;
+    const end = Math.min(o.steps, o.stopAt ?? o.steps);
+    for (; step < end; step++) {
+      let grads: Float32Array[] | undefined;
+      let loss = 0;
+      for (let micro = 0; micro < accumulate; micro++) {
+        const examples = randomBatch(train, o.batch, batchOptions, rng);
+        const out = await trainSession.run(feedsFor(examples, 1 / (scored(examples) * accumulate)));
+        loss += out[graph.loss].data[0] as number;
+        const g = graph.params.map((p) => out[p.grad].data as Float32Array);
+        if (!grads) grads = g;
+        else grads.forEach((acc, k) => addInto(acc, g[k]));
+        trainedTokens += examples.length * o.seqLen;
+      }
+      const lr = learningRate(step, { lr: o.lr, steps: o.steps, warmup, schedule: o.schedule ?? "linear", minLr: o.minLr });
+      const gradNorm = adamwStep(states, grads!, lr, step + 1, { weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1 });
+      history.push({ step: step + 1, loss, lr, gradNorm });
+      const seconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
+      o.onProgress?.({ kind: "step", step: step + 1, steps: o.steps, loss, lr, gradNorm, tokensPerSecond: trainedTokens / seconds });
+      const last = step + 1 === end;
+      if ((step + 1) % evalEvery === 0 || last) {
+        const v = await validate(step + 1);
+        validation.push(v);
+        o.onProgress?.({ kind: "validation", step: v.step, loss: v.loss, perplexity: v.perplexity });
+        if (v.loss < best.loss) {
+          best = v;
+          sinceBest = 0;
+          if (bestValues) bestValues = states.map((s) => Float32Array.from(s.value));
+        } else if (o.patience && ++sinceBest >= o.patience) {
+          stoppedEarly = true;
+        }
+      }
+      if (o.checkpoint && ((o.checkpoint.every && (step + 1) % o.checkpoint.every === 0) || last || stoppedEarly)) {
+        saveCheckpoint(o.checkpoint.file, { step: step + 1, rng: rng.state, state: { history, validation } }, states);
+        o.onProgress?.({ kind: "checkpoint", step: step + 1, file: o.checkpoint.file });
+      }
+      if (stoppedEarly) {
+        step++;
+        break;
+      }
+    }
+    if (bestValues && best.loss < validation[validation.length - 1].loss) states.forEach((s, k) => s.value.set(bestValues![k]));
+    const final = bestValues ? best : validation[validation.length - 1];
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const loopSeconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
+    const values = new Map(states.map((s) => [s.name, s.value]));
+    const tuned = withWeights(o.model, values, graph.tied);
+    return {
+      model: tuned,
+      steps: step,
+      history,
+      validation,
+      initial,
+      final,
+      stoppedEarly,
+      tokensPerSecond: loopSeconds > 0 ? trainedTokens / loopSeconds : 0,
+      seconds,
+      trainable: graph.params.map((p) => p.name),
+      tied: graph.tied,
+      sparsity: o.masks ? checkSparsity(floatValues(tuned, [...o.masks.keys()]), o.masks) : undefined,
+    };
+  } finally {
+    await trainSession.release();
+    await evalSession.release();
+  }
+}
+
+function scored(examples: Example[]): number {
+  let n = 0;
+  for (const e of examples) for (const l of e.labels) if (l !== IGNORE_INDEX) n++;
+  return n;
+}
+
+function addInto(acc: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += g[i];
+}
+
+function tensorOf(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor("float32", data, dims);
+}
+
+/** Values of named fp32 initializers, as written in the output model. */
+export function floatValues(model: OnnxModel, names: string[]): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const t of graphOf(model).initializer) if (names.includes(t.name) && t.dataType === DataType.FLOAT) out.set(t.name, readFloat32(model, t).data);
+  return out;
+}
+
+function initialStates(model: OnnxModel, graph: TrainingGraph, masks?: Masks): ParamState[] {
+  const inits = new Map(graphOf(model).initializer.map((t) => [t.name, t]));
+  const own = new Map<string, Uint8Array>();
+  for (const [name, mask] of masks ?? []) {
+    const tie = graph.tied.find((t) => t.copy === name);
+    const target = tie ? tie.of : name;
+    const dims = inits.get(target)?.dims.map(Number);
+    if (!dims) throw new Error(`${model.file}: the mask names ${JSON.stringify(name)}, which is not an initializer of the model`);
+    let m = mask;
+    if (tie?.transposed) m = Uint8Array.from(transpose2d(Float32Array.from(mask), dims[1], dims[0]));
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (m.length !== count) throw new Error(`${model.file}: the mask for ${JSON.stringify(name)} has ${m.length} entries; the weight has ${count}`);
+    const prev = own.get(target);
+    own.set(target, prev ? prev.map((v, i) => v & m[i]) : m);
+  }
+  const trained = new Set(graph.params.map((p) => p.name));
+  for (const name of own.keys()) {
+    if (!trained.has(name)) throw new Error(`${model.file}: the mask names ${JSON.stringify(name)}, which is not trained (frozen, or it does not reach the loss)`);
+  }
+  return graph.params.map((p) => newParamState(p.name, Float32Array.from(readFloat32(model, inits.get(p.name)!).data), p.dims.length >= 2, own.get(p.name)));
+}
+
+/** The inference model with new weights (tied copies rewritten from their originals); the input model is not modified. */
+export function withWeights(model: OnnxModel, values: Map<string, Float32Array>, tied: TiedCopy[]): OnnxModel {
+  const graph = graphOf(model);
+  const replaced = (t: TensorProto, data: Float32Array) =>
+    create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  const initializer = graph.initializer.map((t) => {
+    const v = values.get(t.name);
+    if (v) return replaced(t, Float32Array.from(v));
+    const tie = tied.find((c) => c.copy === t.name);
+    const src = tie && values.get(tie.of);
+    if (tie && src) {
+      const [r, c] = graph.initializer.find((x) => x.name === tie.of)!.dims.map(Number);
+      return replaced(t, tie.transposed ? transpose2d(src, r, c) : Float32Array.from(src));
+    }
+    return t;
+  });
+  return { ...model, proto: { ...model.proto, graph: { ...graph, initializer } } };
+}
