@@ -86,6 +86,34 @@ describe("built models", () => {
     });
   }
 
+  it("graphs follow onnx checker rules: SSA names, topological order, outputs produced, every weight used, standard ops", () => {
+    const allowed = new Set([
+      "Constant", "Shape", "Gather", "Unsqueeze", "Range", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "ReduceMean", "MatMul", "Split",
+      "Reshape", "Transpose", "Softmax", "Where", "Cast", "Concat", "Slice", "Tanh", "Erf", "Relu",
+    ]);
+    for (const family of FAMILIES) {
+      const model = buildModel(tiny(family));
+      const graph = graphOf(model);
+      const defined = new Set([...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name)]);
+      const used = new Set<string>();
+      for (const node of graph.node) {
+        assert.ok(allowed.has(node.opType), `${family}: ${node.opType} is not in the autodiff's op list`);
+        for (const input of node.input) {
+          assert.ok(defined.has(input), `${family}: ${node.name} reads ${input} before it is defined`);
+          used.add(input);
+        }
+        for (const output of node.output) {
+          assert.ok(!defined.has(output), `${family}: ${output} is assigned twice`);
+          defined.add(output);
+        }
+      }
+      for (const o of graph.output) assert.ok(defined.has(o.name), `${family}: output ${o.name} is produced`);
+      for (const t of graph.initializer) assert.ok(used.has(t.name), `${family}: ${t.name} is used`);
+      assert.equal(new Set(graph.node.map((n) => n.name)).size, graph.node.length, "node names are unique");
+      assert.equal(model.proto.opsetImport[0].version, 14n);
+    }
+  });
+
   it("decoder is causal: a later token leaves earlier logits unchanged; encoder is not", async () => {
     for (const family of ["decoder", "encoder"] as const) {
       const s = await session(buildModel(tiny(family)));
