@@ -16,7 +16,7 @@ export interface AnalyzeModelOptions extends Omit<AnalyzeOptions, "params" | "so
 /** Maps a model's initializers (src/models) and analyses its weights in one pass. */
 export function analyzeModel(options: AnalyzeModelOptions): { analysis: Analysis; map: ModelMap } {
   const { model, map: given, family, ...rest } = options;
-  const map = given ?? (mapModel as (m: OnnxModel, o?: { family?: Family }) => ModelMap)(model, family ? { family } : {});
+  const map = given ?? mapModel(model, family ? { family } : {});
   const source = onnxWeightSource(model);
   try {
     return { analysis: analyzeWeights({ ...rest, params: map.params, source, label: model.file }), map };
