@@ -62,7 +62,9 @@ export function escapeHtml(text: string, options: { max?: number } = {}): string
 export function chartLabel(text: string, options: { max?: number } = {}): string {
   const flat = flatten(text, options.max ?? 60)
     .replace(/__(BEGIN|END)FUNCTION__/gi, "")
-    .replace(/[^\p{L}\p{N} ._+:/%,()=-]/gu, "_");
+    .replace(/[^\p{L}\p{N} ._+:/%,()=|-]/gu, "_")
+    .replace(/:\/\//g, `:${ZWSP}//`)
+    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`);
   return flat.trim() || "_";
 }
 

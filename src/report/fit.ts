@@ -13,16 +13,19 @@ export interface FitResult {
 /** Sections at or past this priority are folded when a report is long but fits. */
 const FOLD_WHEN_LONG = 60;
 
-function renderSection(s: Section, state: SectionState, pointer: string): string {
+function renderSection(s: Section, state: SectionState): string {
   if (s.untitled) return s.body;
   const title = heading(s.level, escapeText(s.title, { max: 100 }));
   if (state === "full") return `${title}\n\n${s.body}`;
-  if (state === "folded") return `${title}\n\n${details(`Show ${s.title.toLowerCase()}`, s.body)}`;
-  return `${title}\n\n_Left out to stay within GitHub's comment size: ${pointer}._`;
+  return state === "folded" ? `${title}\n\n${details(`Show ${s.title.toLowerCase()}`, s.body)}` : `${title}\n\n${s.body}`;
 }
 
+/** Dropped sections leave one line at the end that names them and points at the full report. */
 export function assemble(head: string, sections: Section[], states: Map<string, SectionState>, pointer: string): string {
-  return `${[head, ...sections.map((s) => renderSection(s, states.get(s.id) ?? "full", pointer))].join("\n\n")}\n`;
+  const kept = sections.filter((s) => states.get(s.id) !== "dropped");
+  const dropped = sections.filter((s) => states.get(s.id) === "dropped").map((s) => escapeText(s.title, { max: 100 }));
+  const note = dropped.length ? `---\n\n_Left out to stay within GitHub's comment size: ${dropped.join(", ")}; ${pointer}._` : "";
+  return `${[head, ...kept.map((s) => renderSection(s, states.get(s.id) ?? "full"))].concat(note ? [note] : []).join("\n\n")}\n`;
 }
 
 /**

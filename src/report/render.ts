@@ -37,7 +37,12 @@ export function renderReport(input: ReportInput): RenderedReport {
     detailsSection(results, verdict),
   ].filter((s): s is Section => s !== null);
   const head = `${reportMarker(options.id)}\n## ${escapeText(options.title, { max: 100 })}`;
-  const fitted = fitSections(head, sections, options);
+  let fitted = fitSections(head, sections, options);
+  // Dropping sections was not enough: shorten the comparisons table itself, keeping its worst rows.
+  for (let rows = 100; fitted.markdown.length > options.maxChars && rows >= 1; rows = Math.floor(rows / 2)) {
+    const shorter = sections.map((s) => (s.id === "comparisons" ? comparisonsSection(verdict, rows) : s));
+    fitted = fitSections(head, shorter, options);
+  }
   const fullStates = new Map(sections.map((s) => [s.id, "full" as const]));
   return {
     markdown: fitted.markdown,

@@ -16,7 +16,8 @@ export function mermaidChart(spec: ChartSpec): string | null {
   const q = (s: string) => `"${chartLabel(s).replace(/"/g, "'")}"`;
   const fx = (x: number) => (spec.x.categories ? spec.x.categories[x] ?? String(x) : spec.x.percent ? `${round(x * 100, 3)}%` : fmtNumber(x, 3));
   const log = spec.y.scale === "log";
-  const fy = (y: number) => round(log ? Math.log10(y) : spec.y.percent ? y * 100 : y, 4);
+  // Mermaid's parser reads no exponents: fixed decimals only.
+  const fy = (y: number) => String(Number(round(log ? Math.log10(y) : spec.y.percent ? y * 100 : y, 4).toFixed(4)));
   const ylabel = log ? `log10 ${spec.y.label}` : spec.y.percent ? `${spec.y.label} (%)` : spec.y.label;
   const mark = spec.kind === "bar" ? "bar" : "line";
   const lines = [

@@ -66,7 +66,11 @@ export function comparisonsSection(verdict: Verdict, maxRows = 150): Section {
       shown.length ? comparisonTable(shown) : verdict.comparisons.length ? "Nothing moved beyond the thresholds." : "",
       more > 0 && `… and ${more} more in the full report.`,
       apart.length && notComparable(apart, maxRows),
-      unchanged.length && details(`${unchanged.length} unchanged`, comparisonTable(unchanged.slice(0, maxRows))),
+      unchanged.length &&
+        details(
+          `${unchanged.length} unchanged`,
+          join(comparisonTable(unchanged.slice(0, maxRows)), unchanged.length > maxRows && `… and ${unchanged.length - maxRows} more in the full report.`),
+        ),
       missing.length && `No base result for: ${missing.join(", ")}${verdict.missingBase.length > 10 ? `, and ${verdict.missingBase.length - 10} more` : ""}.`,
       verdict.added.length && `New runs (not in the base): ${list(verdict.added)}.`,
       verdict.removed.length && `Runs missing from this result (in the base only): ${list(verdict.removed)}.`,
@@ -76,5 +80,6 @@ export function comparisonsSection(verdict: Verdict, maxRows = 150): Section {
     const rows = verdict.failures.slice(0, 30).map((f) => [escapeText(f.model, { max: 60 }), escapeText(f.runId, { max: 60 }), escapeText(f.error, { max: 300 })]);
     body = join(body, `**Failed runs**\n\n${table(["model", "run", "error"], rows)}`);
   }
-  return { id: "comparisons", title: "Against base", level: 3, priority: 5, body };
+  // Never dropped: render.ts shortens its tables instead when space runs out.
+  return { id: "comparisons", title: "Against base", level: 3, priority: 5, essential: true, body };
 }

@@ -1,0 +1,70 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { main } from "../src/cli.ts";
+
+const FIXTURES = path.resolve(import.meta.dirname, "fixtures/results");
+const NAMES = ["bert-base-uncased", "gpt2", "pegasus-large"];
+
+/** Runs the CLI in-process, capturing what it prints to stderr. */
+async function run(args: string[]): Promise<{ code: number; stderr: string }> {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => void errors.push(a.map(String).join(" "));
+  try {
+    return { code: await main(["node", "prunebench", ...args]), stderr: errors.join("\n") };
+  } finally {
+    console.error = original;
+  }
+}
+
+test("prunebench report writes the Markdown and the verdict, and fails on a regression when asked", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "report-cli-"));
+  try {
+    const head = NAMES.map((n) => path.join(FIXTURES, `${n}.json`));
+    const base = NAMES.map((n) => path.join(FIXTURES, "base", `${n}.json`));
+    const out = path.join(dir, "report.md");
+    const json = path.join(dir, "verdict.json");
+    const ok = await run(["report", ...head, "--base", ...base, "--out", out, "--json", json, "--charts", "mermaid", "--id", "pr-7"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(readFileSync(out, "utf8"), /^<!-- prunebench-report:pr-7 -->/);
+    assert.equal(JSON.parse(readFileSync(json, "utf8")).state, "regression");
+    const fail = await run(["report", ...head, "--base", ...base, "--out", out, "--fail-on-regression"]);
+    assert.equal(fail.code, 4);
+    assert.match(fail.stderr, /regression found/);
+    // The same files with a looser latency threshold: only the perplexity regression remains.
+    const loose = await run(["report", ...head, "--base", ...base, "--out", out, "--json", json, "--latency-threshold", "20%"]);
+    assert.equal(loose.code, 0);
+    const v = JSON.parse(readFileSync(json, "utf8"));
+    assert.equal(v.counts.regression, 1);
+    // No base: no regression to fail on.
+    assert.equal((await run(["report", ...head, "--out", out, "--fail-on-regression"])).code, 0);
+    assert.match(readFileSync(out, "utf8"), /no base results to compare with/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("prunebench report: a bad result file is named with its field; bad options are refused", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "report-cli-"));
+  try {
+    const bad = path.join(dir, "bad.json");
+    const good = JSON.parse(readFileSync(path.join(FIXTURES, "gpt2.json"), "utf8"));
+    good.runs[3].latency[0].p50 = "fast";
+    writeFileSync(bad, JSON.stringify(good));
+    const r = await run(["report", bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: field runs\\[3\\]\\.latency\\[0\\]\\.p50: .*number`));
+    writeFileSync(bad, "{ not json");
+    assert.match((await run(["report", bad])).stderr, /bad\.json: not valid JSON/);
+    assert.match((await run(["report", path.join(dir, "missing.json")])).stderr, /missing\.json: cannot read \(ENOENT\)/);
+    const modes = await run(["report", path.join(FIXTURES, "gpt2.json"), "--charts", "pie"]);
+    assert.equal(modes.code, 2);
+    assert.match(modes.stderr, /--charts: expected one of quickchart, mermaid, none, local/);
+    assert.equal(existsSync(path.join(dir, "report.md")), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
