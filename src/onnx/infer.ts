@@ -14,7 +14,7 @@ import {
 import { DataType, dataTypeName } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
-import { describe, topologicalOrder } from "./graph.ts";
+import { addGraphOutputs, cloneModel, describe, topologicalOrder } from "./graph.ts";
 import { readFloat32, readIntegers, tensorShape } from "./tensor.ts";
 import { evaluateDim, type Dim } from "./dims.ts";
 import { OPS, UnknownInput, type InferContext, type Known } from "./infer-ops.ts";
@@ -160,6 +160,16 @@ export function tapInfos(model: OnnxModel, names: readonly string[], inferred = 
     if (!type) throw new OnnxFormatError(model.file, `value ${JSON.stringify(name)}`, "has no inferred type (it comes from an op type inference does not know)");
     return valueInfoFor(name, type);
   });
+}
+
+/**
+ * A copy of the model (weights shared, see cloneModel) whose graph also outputs the named
+ * intermediate values, typed by inference, so one onnxruntime run returns them.
+ */
+export function tapModel(model: OnnxModel, names: readonly string[], inferred = inferTypes(model)): OnnxModel {
+  const copy = cloneModel(model);
+  addGraphOutputs(graphOf(copy), tapInfos(model, names, inferred), model.file);
+  return copy;
 }
 
 /** Writes inferred types into graph.value_info for values that have none yet (inputs, outputs and initializers excluded). */
