@@ -13,6 +13,7 @@ export interface ActionInputs {
   failOnRegression: boolean;
   thresholds: Thresholds;
   providers: "auto" | Array<"cpu" | "cuda">;
+  charts: "quickchart" | "mermaid" | "none";
   comment: boolean;
   commentKey: string;
   summary: boolean;
@@ -25,7 +26,7 @@ export interface ActionInputs {
 /** Every input readInputs reads; action.yml declares exactly these (a test checks). */
 export const INPUT_NAMES = [
   "mode", "configs", "all-configs", "github-token", "results-dir", "results-store", "baseline", "fail-on-regression", "thresholds",
-  "providers", "comment", "comment-key", "summary", "check-run", "shard", "pull-request", "allow-pull-request-target",
+  "providers", "charts", "comment", "comment-key", "summary", "check-run", "shard", "pull-request", "allow-pull-request-target",
 ] as const;
 
 export class InputError extends Error {
@@ -87,6 +88,7 @@ export function readInputs(env: NodeJS.ProcessEnv): ActionInputs {
     failOnRegression: bool("fail-on-regression", true),
     thresholds: parseThresholds(get("thresholds")),
     providers,
+    charts: oneOf("charts", ["quickchart", "mermaid", "none"] as const, "quickchart"),
     comment: bool("comment", true),
     commentKey: get("comment-key", configs.join(",")),
     summary: bool("summary", true),

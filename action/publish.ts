@@ -1,6 +1,6 @@
 import path from "node:path";
 import * as core from "@actions/core";
-import { writeFileAtomic, writeJsonAtomic } from "../src/util/atomic.ts";
+import { writeFileAtomic } from "../src/util/atomic.ts";
 import type { Result } from "../src/results/schema.ts";
 import type { ActionContext } from "../src/github/context.ts";
 import { resultCommit } from "../src/github/context.ts";
@@ -8,7 +8,7 @@ import type { GitHub } from "../src/github/octokit.ts";
 import { mergeShards, readManifests, readResultFiles, shardFileName } from "../src/github/results-files.ts";
 import { findMergeBase, loadBaseline } from "../src/github/baseline.ts";
 import { openStore, type ResultsStore } from "../src/github/store/index.ts";
-import { renderPrReport, type RenderedReport } from "../src/github/report.ts";
+import { renderPrReport, writePrReportFiles, type PrReport } from "../src/github/report.ts";
 import { writeJobSummary } from "../src/github/summary.ts";
 import { commentMarker, upsertComment } from "../src/github/comment.ts";
 import { createCheckRun } from "../src/github/check-run.ts";
@@ -27,7 +27,7 @@ export interface PublishOptions {
 }
 
 export interface PublishOutcome {
-  report: RenderedReport;
+  report: PrReport;
   reportPath: string;
   commentUrl?: string;
   /** Steps that failed (API errors); the results and summary are written regardless. */
@@ -95,11 +95,25 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
     }
   }
 
-  const report = renderPrReport({ results, base, baseNote, thresholds: inputs.thresholds, artifactUrl: `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}` });
+  const report = renderPrReport({
+    results,
+    base,
+    baseNote,
+    thresholds: inputs.thresholds,
+    id: inputs.commentKey,
+    charts: inputs.charts,
+    artifactUrl: `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`,
+  });
   const reportDir = path.join(resultsRoot, "report");
-  const reportPath = path.join(reportDir, "report.md");
-  writeFileAtomic(reportPath, `${report.markdown}\n`);
-  writeJsonAtomic(path.join(reportDir, "verdict.json"), { verdict: report.verdict, title: report.title, commit, models: results.map((r) => r.model), base: base ? "found" : baseNote });
+  let reportPath = path.join(reportDir, "report.md");
+  try {
+    reportPath = await writePrReportFiles(reportDir, report);
+  } catch (error) {
+    // Charts that fail to render must not cost the report itself.
+    log.error(`writing the report's chart files failed: ${describeError(error)}`);
+    failures.push("writing chart files");
+    writeFileAtomic(reportPath, report.markdown);
+  }
   if (inputs.summary) await writeJobSummary(report.markdown);
   core.setOutput("verdict", report.verdict);
   core.setOutput("results-path", resultsRoot);

@@ -64,7 +64,7 @@ async function runEntry(ws: string, options: { event?: unknown; eventName?: stri
   const outputFile = path.join(ws, "..", `output${runs}.txt`);
   writeFileSync(summaryFile, "");
   writeFileSync(outputFile, "");
-  const inputs: Record<string, string> = { mode: "report", configs: "models/*.yml", "github-token": "test-token", "results-dir": "results", "results-store": "branch:prunebench-results", baseline: "merge-base", "fail-on-regression": "true", comment: "true", summary: "true", "check-run": "true", ...options.inputs };
+  const inputs: Record<string, string> = { mode: "report", configs: "models/*.yml", "github-token": "test-token", "results-dir": "results", "results-store": "branch:prunebench-results", baseline: "merge-base", "fail-on-regression": "true", charts: "mermaid", comment: "true", summary: "true", "check-run": "true", ...options.inputs };
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -124,16 +124,22 @@ test("report mode: shards merged, one comment created then updated, summary, out
   assert.equal(comments.length, 1);
   const body = comments[0].body;
   assert.ok(body.startsWith(commentMarker("models/*.yml")), body.slice(0, 80));
-  // Both shards of gpt2 in one table, compared with the merge base's stored results.
-  assert.match(body, /### gpt2 \(decoder, shard shard-0\\\+shard-1\)/);
-  assert.match(body, /\| dense@0 \| 20\.00 \| 20\.00 \| \+0\.00% \|/);
-  assert.match(body, /\| magnitude@0\.5 \| 25\.00 \| 25\.00 \| \+0\.00% \|/);
-  assert.match(body, /### bert/);
-  assert.ok(first.summary.includes("### gpt2"), "job summary holds the report");
-  assert.equal(first.outputs.verdict, "inconclusive"); // bert has no baseline runs
+  // Both shards of gpt2 merged, compared with the merge base's stored results.
+  assert.match(body, /no change \| gpt2 \| dense@\u200b?0 \| perplexity \| 20 \| 20 \| 0\.0%/);
+  assert.match(body, /no change \| gpt2 \| magnitude@\u200b?0\.5 \| perplexity \| 25 \| 25 \| 0\.0%/);
+  assert.match(body, /No base result for: bert/);
+  assert.match(body, /### Model: gpt2/);
+  assert.match(body, /### Model: bert/);
+  assert.ok(first.summary.includes(body.split("\n").slice(1, 4).join("\n")), "job summary holds the report");
+  assert.equal(first.outputs.verdict, "no-change");
   assert.equal(first.outputs["comment-url"], `https://github.test/octo/models/pull/5#issuecomment-${comments[0].id}`);
   assert.equal(first.outputs["report-path"], path.join(first.workspace, "results/report/report.md"));
-  assert.equal(readFileSync(first.outputs["report-path"], "utf8").trim(), first.summary.trim().replace(/\n+$/, ""));
+  assert.equal(readFileSync(first.outputs["report-path"], "utf8").trim(), first.summary.trim());
+  assert.ok(existsSync(path.join(first.workspace, "results/report/report-full.md")));
+  // charts: mermaid draws in the comment without an outside service; SVG files go to the artifact.
+  assert.match(body, /```mermaid/);
+  assert.doesNotMatch(body, /quickchart\.io/);
+  assert.ok(existsSync(path.join(first.workspace, "results/report/charts/gpt2-0-perplexity.svg")));
   // Results stored for the PR head on its fingerprint, one file per model.
   const stored = gh.fileAt("prunebench-results", `results/${HEAD}/cpu-abc123/gpt2.json`);
   assert.ok(stored);
@@ -149,7 +155,7 @@ test("report mode: shards merged, one comment created then updated, summary, out
   assert.equal(second.code, 2, second.stdout);
   assert.equal(second.outputs.verdict, "regression");
   assert.equal(gh.comments.get(5)!.length, 1);
-  assert.match(gh.comments.get(5)![0].body, /\| magnitude@0\.5 \| 30\.00 \| 25\.00 \| \+20\.00% \|.*regression/);
+  assert.match(gh.comments.get(5)![0].body, /regression \| gpt2 \| magnitude@\u200b?0\.5 \| perplexity \| 25 \| 30 \| \+20\.0%/);
   assert.equal(gh.calls("POST", /\/issues\/5\/comments$/).length, 1);
   assert.equal(gh.calls("PATCH", /\/issues\/comments\/\d+$/).length, 1);
   assert.equal(gh.checkRuns.at(-1)?.conclusion, "failure");
@@ -171,7 +177,7 @@ test("fork-safe: a workflow_run job posts on the PR named in the artifact only w
   assert.equal(evil.code, 1);
   assert.match(evil.stdout, /refusing to post them there/);
   assert.equal(gh.comments.get(6), undefined);
-  assert.ok(evil.summary.includes("### gpt2"), "the summary is still written");
+  assert.ok(evil.summary.includes("### Model: gpt2"), "the summary is still written");
 
   // A result file that fails the schema stops the job with the file and field named.
   const bad = await runEntry(workspace({ "results/x/evil.json": { schema: 1, model: "<img src=x onerror=alert(1)>", runs: "nope" } }), { event, eventName: "workflow_run" });
@@ -200,8 +206,8 @@ test("faults: 500s on comments, a rate limit on check runs, a dropped connection
   assert.match(run.stdout, /loading the baseline failed: HTTP 500/);
   assert.match(run.stdout, /results and report are written, but 4 step\(s\) failed/);
   assert.ok(existsSync(path.join(ws, "results/shard-1/gpt2.shard-1.json")));
-  assert.ok(run.summary.includes("### gpt2"));
-  assert.equal(run.outputs.verdict, "no-baseline");
+  assert.ok(run.summary.includes("### Model: gpt2"));
+  assert.equal(run.outputs.verdict, "no-base");
   assert.match(run.summary, /the baseline could not be loaded/);
   assert.ok(existsSync(run.outputs["report-path"]));
 });

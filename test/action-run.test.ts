@@ -108,9 +108,10 @@ test("run-and-report in one job: the shard's results are reported and the PR com
   const s = setup({ mode: "run-and-report", "comment-key": "single" });
   const code = await runAction({ env: s.env, runConfigs: s.runConfigs, log: s.log });
   assert.equal(code, 0, s.lines.join("\n"));
-  const comment = gh.comments.get(5)?.find((c) => c.body.includes("key=single"));
+  const comment = gh.comments.get(5)?.find((c) => c.body.startsWith("<!-- prunebench-report:single -->"));
   assert.ok(comment);
-  assert.match(comment.body, /### gpt2/);
+  assert.match(comment.body, /### Model: gpt2/);
+  assert.match(comment.body, /No baseline:.*no stored results for the merge base/);
   assert.match(readFileSync(process.env.GITHUB_OUTPUT!, "utf8"), /verdict<</);
 });
 

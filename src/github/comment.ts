@@ -1,15 +1,15 @@
 import type { GitHub } from "./octokit.ts";
+import { reportMarker } from "../report/index.ts";
 
 /** GitHub refuses issue comments longer than this (422, "body is too long"). */
 export const COMMENT_LIMIT = 65_536;
 
 /**
- * The hidden marker that finds our comment again. The key separates config sets, so two
- * workflows using the action on one PR keep one comment each.
+ * The hidden marker that finds our comment again: the report stage's first line. The key
+ * separates config sets, so two workflows using the action on one PR keep one comment each.
  */
 export function commentMarker(key: string): string {
-  const safe = key.replace(/[^\w.:/-]/g, "_").slice(0, 100);
-  return `<!-- prunebench:comment key=${safe} -->`;
+  return reportMarker(key);
 }
 
 export interface CommentTarget {
