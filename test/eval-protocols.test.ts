@@ -56,8 +56,8 @@ test("paper protocol: non-overlapping windows, tail dropped, all positions score
   assert.throws(() => slidingWindow(stream(10), { seqLen: 16 }), /shorter than one window/);
 });
 
-test("joinHfRows joins lines as '\\n\\n'.join(dataset rows)", () => {
-  assert.equal(joinHfRows(" \n = A = \n text\n"), " \n\n\n = A = \n\n\n text\n");
+test("joinHfRows joins lines as '\\n\\n'.join(dataset rows), blank lines as empty rows", () => {
+  assert.equal(joinHfRows(" \n = A = \n text\n"), "\n\n = A = \n\n\n text\n");
 });
 
 const bertLike: LoadedTokenizer = {

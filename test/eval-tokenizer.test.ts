@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadTokenizer, type LoadedTokenizer } from "../src/eval/tokenizer.ts";
 import { tokenizeCached } from "../src/eval/token-cache.ts";
+import { joinHfRows } from "../src/eval/text.ts";
 import { SHARED_TOKENIZERS, WIKITEXT_RAW, skipWithoutShared } from "./helpers/shared-data.ts";
 
 const gpt2Dir = path.join(SHARED_TOKENIZERS, "gpt2");
@@ -51,6 +52,11 @@ test("BERT WordPiece: ids are vocab.txt line numbers; the file's truncation and 
 test("vocab.json + merges.txt and tokenizer.json agree on a WikiText slice", { skip: skipWithoutShared(gpt2Dir, WIKITEXT_RAW) }, () => {
   const text = readFileSync(path.join(WIKITEXT_RAW, "wiki.test.raw"), "utf8").slice(0, 4000);
   assert.deepEqual(loadTokenizer(path.join(gpt2Dir, "vocab.json")).encode(text), loadTokenizer(path.join(gpt2Dir, "tokenizer.json")).encode(text));
+});
+
+test("the WikiText-2 test split as HF rows joined by \\n\\n is 287,644 GPT-2 tokens, as in the HF perplexity guide", { skip: skipWithoutShared(gpt2Dir, WIKITEXT_RAW) }, () => {
+  const text = readFileSync(path.join(WIKITEXT_RAW, "wiki.test.raw"), "utf8");
+  assert.equal(loadTokenizer(path.join(gpt2Dir, "tokenizer.json")).encode(joinHfRows(text)).length, 287_644);
 });
 
 test("bad tokenizer files give errors naming the file", () => {

@@ -11,10 +11,11 @@ export function countBytes(text: string): number {
 
 /**
  * The text as Hugging Face scripts build it from WikiText rows: `"\n\n".join(dataset["text"])`,
- * where each row is one line of the original file with its "\n". The SparseGPT and Wanda
- * evaluation code (and the HF perplexity guide) tokenize exactly this string.
+ * where each row is one line of the original file with its "\n", and the blank lines (" \n" in
+ * the file) are empty rows. The SparseGPT and Wanda evaluation code (and the HF perplexity
+ * guide) tokenize exactly this string: 287,644 GPT-2 tokens for the WikiText-2 test split.
  */
 export function joinHfRows(text: string): string {
-  const rows = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  const rows = (text.match(/[^\n]*\n|[^\n]+$/g) ?? []).map((row) => (row.trim() === "" ? "" : row));
   return rows.join("\n\n");
 }
