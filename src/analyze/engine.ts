@@ -47,6 +47,8 @@ export class NonFiniteWeightsError extends Error {
 
 /** Tensors up to this size get exact moments (norm scales, biases); larger ones from their bins. */
 const EXACT_MOMENTS_MAX = 1 << 16;
+/** Tensors up to this size skip the passes over all 65,536 bins. */
+const SMALL_TENSOR = 8192;
 const SCALED_REFERENCE = 0.1;
 
 interface Unit {
@@ -113,17 +115,28 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
   let done = 0;
 
   /** After a tensor's bins are complete: moments, scale-free counts, merge into its groups. */
+  const cumulative = new Float64Array(ABS_BUCKETS + 1);
+  const below = new Float64Array(scaled.length);
   const finishTensor = (p: ParamInfo, targets: GroupStats[], data: Float32Array | null) => {
-    const hm = histogramMoments(tensorHist);
-    const m = data && p.count <= EXACT_MOMENTS_MAX ? exactMoments(data) : hm;
-    if (hm.nonFinite > 0) nonFinite.push({ name: p.name, count: hm.nonFinite });
-    const cumulative = tensorCumulative(tensorHist);
-    const below = scaled.map((c) => (m.std > 0 ? cumulative[nearestBoundaryKey(c * m.std)] : cumulative[1]));
+    if (data && p.count <= SMALL_TENSOR) {
+      // Norm scales and biases: everything straight from the values, no pass over all bins.
+      const m = exactMoments(data);
+      if (m.nonFinite > 0) nonFinite.push({ name: p.name, count: m.nonFinite });
+      const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+      scaledBelowSmall(bits, scaled.map((c) => (m.std > 0 ? nearestBoundaryKey(c * m.std) : 1) << 16), below);
+      mergeTouched(bits, tensorHist, targets);
+    } else {
+      const hm = histogramMoments(tensorHist);
+      const m = data && p.count <= EXACT_MOMENTS_MAX ? exactMoments(data) : hm;
+      if (hm.nonFinite > 0) nonFinite.push({ name: p.name, count: hm.nonFinite });
+      tensorCumulative(tensorHist, cumulative);
+      scaled.forEach((c, j) => (below[j] = m.std > 0 ? cumulative[nearestBoundaryKey(c * m.std)] : cumulative[1]));
+      mergeHistogram(tensorHist, targets);
+    }
     for (const g of targets) {
       g.params += p.count;
       for (let j = 0; j < below.length; j++) g.scaledBelow[j] += below[j];
     }
-    mergeHistogram(tensorHist, targets);
     done += p.count;
     options.onProgress?.(done, counts.total);
   };
@@ -188,7 +201,7 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
     cuts: { values: cutValues, bits: cutBits },
     raw,
     scaled,
-    linear: chooseLinearBins(absCumulativeToHist(absCumulative(all.hist)), all.params, options.linearQuantile ?? 0.999),
+    linear: chooseLinearBins(absCumulativeToHist(absCumulative(all.hist)), all.params, options.linearQuantile ?? 0.995),
   };
   const allSummary = summarize(all, layout);
   const byPart: Analysis["byPart"] = {};
@@ -210,7 +223,8 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
       belowScaled: scaledReference >= 0 ? s.distribution.scaleFree.fraction[scaledReference] : 0,
       zeros: s.distribution.zeros,
       linear: s.distribution.linear,
-      log10: s.distribution.log10,
+      // Same edges as the model's log10 histogram: not repeated per layer.
+      log10: { ...s.distribution.log10, edges: undefined },
     });
   }
   perLayer.sort((a, b) => partOrder(a.part) - partOrder(b.part) || a.layer - b.layer);
@@ -268,10 +282,38 @@ function checkLength(label: string, p: ParamInfo, data: Float32Array, expected: 
 }
 
 /** cumulative[k] = weights of the tensor in abs buckets below k. */
-function tensorCumulative(hist: Uint32Array): Float64Array {
-  const cumulative = new Float64Array(ABS_BUCKETS + 1);
+function tensorCumulative(hist: Uint32Array, cumulative: Float64Array): void {
+  cumulative[0] = 0;
   for (let k = 0; k < ABS_BUCKETS; k++) cumulative[k + 1] = cumulative[k] + hist[k] + hist[k + ABS_BUCKETS];
-  return cumulative;
+}
+
+/** below[j] = weights with bits(|w|) < limits[j] (limits ascending), straight from the values. */
+function scaledBelowSmall(bits: Uint32Array, limits: number[], below: Float64Array): void {
+  below.fill(0);
+  const n = limits.length;
+  for (let i = 0; i < bits.length; i++) {
+    const a = bits[i] & 0x7fffffff;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a < limits[mid]) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo < n) below[lo]++;
+  }
+  for (let j = 1; j < n; j++) below[j] += below[j - 1];
+}
+
+/** Like mergeHistogram, visiting only the bins a small tensor touched. */
+function mergeTouched(bits: Uint32Array, hist: Uint32Array, targets: GroupStats[]): void {
+  for (let i = 0; i < bits.length; i++) {
+    const k = bits[i] >>> 16;
+    const c = hist[k];
+    if (c === 0) continue;
+    for (const g of targets) g.hist[k] += c;
+    hist[k] = 0;
+  }
 }
 
 /** Adds a tensor's bins into its groups and clears them for the next tensor. */

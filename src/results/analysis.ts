@@ -17,7 +17,7 @@ import { z } from "zod";
 /**
  * Equal-width bins over [lo, hi]; values outside land in `under` / `over`.
  * Linear histograms: bins are symmetric in |w| ([j d, (j+1) d) for w >= 0, (-(j+1) d, -j d] for
- * w < 0), d a power of two; the range covers the 99.9th percentile of |w| of the whole model.
+ * w < 0), d a power of two; the range covers the 99.5th percentile of |w| of the whole model (embeddings and norm scales beyond it land in under/over).
  * log10 histograms: bins of log10|w| (lo, hi in log10 units); exact zeros are not in them
  * (see `zeros`); `edges` holds the exact |w| edges used (counts.length + 1 values).
  */
