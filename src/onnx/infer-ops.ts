@@ -293,6 +293,8 @@ function sliceLength(dim: Dim, start: Dim, end: Dim, step: number, ctx: InferCon
     const e = step > 0 ? clampIndex(end, 0, dim) : clampIndex(end, -1, dim - 1);
     return Math.max(0, Math.ceil((e - s) / step));
   }
+  // x[::-1] as exporters write it: start -1 (or huge), end very negative.
+  if (step === -1 && (start === -1 || (typeof start === "number" && start >= BIG)) && typeof end === "number" && end <= -BIG) return dim;
   if (step !== 1) return ctx.fresh();
   const norm = (v: Dim) => (typeof v === "number" ? (v >= BIG ? dim : v < 0 ? (v <= -BIG ? 0 : addDim(dim, v)) : v) : v);
   return subDim(norm(end), norm(start));
