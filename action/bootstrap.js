@@ -102,7 +102,10 @@ async function main() {
   await import(pathToFileURL(path.join(root, "action", "main.ts")).href);
 }
 
-main().catch((error) => {
-  process.stdout.write(`::error::prunebench: ${error.message}\n`);
-  process.exitCode = 1;
-});
+// Run when started by the runner (node action/bootstrap.js); importing it only exposes detectGpu.
+if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
+  main().catch((error) => {
+    process.stdout.write(`::error::prunebench: ${error.message}\n`);
+    process.exitCode = 1;
+  });
+}
