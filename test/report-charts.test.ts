@@ -42,10 +42,10 @@ test("quickchart URLs are built offline and decode to the intended Chart.js conf
   // quickchart-js serializes with javascript-stringify (a JS literal, not JSON): evaluate it in an empty context.
   const decoded = vm.runInNewContext(`(${url.searchParams.get("c")})`, Object.create(null)) as Record<string, unknown>;
   assert.deepEqual(JSON.parse(JSON.stringify(decoded)), JSON.parse(JSON.stringify(chartJsConfig(spec))));
-  const config = JSON.parse(JSON.stringify(decoded)) as { type: string; data: { datasets: { label: string; data: { x: number; y: number }[]; borderDash?: number[] }[] }; options: { scales: { y: { type: string } } } };
+  const config = JSON.parse(JSON.stringify(decoded)) as { type: string; data: { datasets: { label: string; data: number[][]; borderDash?: number[] }[] }; options: { scales: { y: { type: string } } } };
   assert.equal(config.type, "line");
   assert.deepEqual(config.data.datasets.map((d) => d.label), ["magnitude", "magnitude + fine-tune"]);
-  assert.deepEqual(config.data.datasets[0].data, [{ x: 0, y: 29.9 }, { x: 0.5, y: 40.4 }]);
+  assert.deepEqual(config.data.datasets[0].data, [[0, 29.9], [0.5, 40.4]]);
   assert.deepEqual(config.data.datasets[1].borderDash, [6, 4]);
   assert.equal(config.options.scales.y.type, "logarithmic");
 });

@@ -34,7 +34,7 @@ export function renderReport(input: ReportInput): RenderedReport {
     perLayerSection(results, charts),
     sensitivitySection(results, charts),
     paretoSection(results, charts),
-    detailsSection(results, verdict),
+    detailsSection(results),
   ].filter((s): s is Section => s !== null);
   const head = `${reportMarker(options.id)}\n## ${escapeText(options.title, { max: 100 })}`;
   let fitted = fitSections(head, sections, options);

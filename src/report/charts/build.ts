@@ -10,7 +10,7 @@ const W = 640;
 const H = 360;
 
 function series(name: string, points: { x: number; y: number }[], extra: Partial<SeriesSpec> = {}): SeriesSpec {
-  return { name: chartLabel(name), points: points.map((p) => ({ x: round(p.x), y: round(p.y) })), ...extra };
+  return { name: chartLabel(name), points: points.map((p) => ({ x: round(p.x, 3), y: round(p.y, 3) })), ...extra };
 }
 
 /** Perplexity against sparsity, one line per method, dashed after fine-tuning; dense at 0. */
@@ -97,7 +97,7 @@ export function paretoChart(result: Result, id: string): ChartSpec | null {
 }
 
 /** Rebins a histogram to at most `max` bins and returns fractions of its total at bin centers. */
-export function histogramPoints(h: Histogram, max = 40): { x: number; y: number }[] {
+export function histogramPoints(h: Histogram, max = 32): { x: number; y: number }[] {
   const n = h.counts.length;
   if (!n) return [];
   const group = Math.ceil(n / max);
@@ -153,7 +153,7 @@ export function belowCutoffChart(results: Result[], id: string, view: "raw" | "s
     if (!curve) return [];
     const points = curve.cutoffs.map((c, i) => ({ x: c, y: curve.fraction[i] })).filter((p) => p.x > 0);
     // Grids of ten points a decade make long URLs; every other point draws the same curve.
-    const step = Math.ceil(points.length / 41);
+    const step = Math.ceil(points.length / 28);
     return [series(r.model, points.filter((_, i) => i % step === 0 || i === points.length - 1))];
   });
   if (!lines.length) return null;

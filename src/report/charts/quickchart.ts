@@ -19,7 +19,8 @@ export function chartJsConfig(spec: ChartSpec): Record<string, unknown> {
   const bar = spec.kind === "bar";
   const datasets = spec.series.map((s, i) => ({
     label: s.name,
-    data: bar ? s.points.map((p) => p.y) : s.points.map((p) => ({ x: p.x, y: p.y })),
+    // [x, y] pairs: Chart.js reads them like {x, y} and they make URLs a third shorter.
+    data: bar ? s.points.map((p) => p.y) : s.points.map((p) => [p.x, p.y]),
     borderColor: color(i),
     backgroundColor: color(i),
     fill: false,

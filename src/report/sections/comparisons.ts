@@ -27,6 +27,21 @@ export function comparisonTable(rows: Comparison[]): string {
   );
 }
 
+/** Unchanged rows need fewer columns: what was compared and how little it moved. */
+function unchangedTable(rows: Comparison[]): string {
+  return table(
+    ["model", "run", "measure", "change", "interval"],
+    rows.map((c) => [
+      escapeText(c.model, { max: 60 }),
+      escapeText(c.runId, { max: 60 }),
+      c.metric === "latency" ? `p50 ${escapeText(c.key, { max: 60 })}` : "perplexity",
+      fmtChange(c.change),
+      c.interval ? `${fmtChange(c.interval[0])} … ${fmtChange(c.interval[1])}` : "",
+    ]),
+    ["l", "l", "l", "r", "r"],
+  );
+}
+
 function sorted(comparisons: Comparison[]): Comparison[] {
   return [...comparisons].sort((a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state));
 }
@@ -69,7 +84,7 @@ export function comparisonsSection(verdict: Verdict, maxRows = 150): Section {
       unchanged.length &&
         details(
           `${unchanged.length} unchanged`,
-          join(comparisonTable(unchanged.slice(0, maxRows)), unchanged.length > maxRows && `… and ${unchanged.length - maxRows} more in the full report.`),
+          join(unchangedTable(unchanged.slice(0, maxRows)), unchanged.length > maxRows && `… and ${unchanged.length - maxRows} more in the full report.`),
         ),
       missing.length && `No base result for: ${missing.join(", ")}${verdict.missingBase.length > 10 ? `, and ${verdict.missingBase.length - 10} more` : ""}.`,
       verdict.added.length && `New runs (not in the base): ${list(verdict.added)}.`,

@@ -1,5 +1,4 @@
 import type { Result } from "../../results/schema.ts";
-import type { Verdict } from "../types.ts";
 import type { ChartCollector, Section } from "../section.ts";
 import { join } from "../section.ts";
 import { escapeText } from "../escape.ts";
@@ -8,7 +7,6 @@ import { details, table } from "../markdown.ts";
 import { chartId, paretoChart, sensitivityChart } from "../charts/build.ts";
 import { paretoFront } from "../charts/pareto.ts";
 import { latencyFor, latencyKeys } from "../runs.ts";
-import { comparisonTable } from "./comparisons.ts";
 
 export function sensitivitySection(results: Result[], charts: ChartCollector): Section | null {
   const rs = results.filter((r) => r.sensitivity?.layers.length);
@@ -44,7 +42,7 @@ export function paretoSection(results: Result[], charts: ChartCollector): Sectio
   return { id: "pareto", title: "Perplexity vs latency", level: 3, priority: 45, body: join(...blocks) };
 }
 
-export function detailsSection(results: Result[], verdict: Verdict): Section {
+export function detailsSection(results: Result[]): Section {
   const runners = table(
     ["model", "provider", "cpu", "cores", "gpu", "driver", "onnxruntime", "node", "os", "fingerprint", "commit"],
     results.map((r) => [
@@ -83,7 +81,6 @@ export function detailsSection(results: Result[], verdict: Verdict): Section {
     finetune.length && details("Fine-tuning", table(["model", "run", "steps", "loss before", "loss after", "trainer", "time"], finetune)),
     warnings.length && details(`Warnings (${warnings.length})`, warnings.join("\n")),
     timings.length && details("Stage timings", timings.join("\n")),
-    verdict.comparisons.length && details(`All comparisons (${verdict.comparisons.length})`, comparisonTable(verdict.comparisons)),
   );
   return { id: "details", title: "Details", level: 3, priority: 90, body };
 }
