@@ -3,20 +3,30 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { main } from "../src/cli.ts";
+import { Command } from "commander";
+import { register } from "../src/cli/analyze.ts";
+import { UsageError } from "../src/cli/errors.ts";
 import { mapModel } from "../src/models/index.ts";
 import { graphOf, readModel, writeModel } from "../src/onnx/index.ts";
 import { AnalysisSchema } from "../src/results/analysis.ts";
 import { TORCH_EXPORT, skipWithoutShared } from "./helpers/shared-data.ts";
 
-/** Runs the CLI in-process, collecting what it prints to stderr. */
+/**
+ * Runs the analyze command in-process as the CLI registers it (the whole program is not loaded,
+ * so other commands' state does not matter here), with cli.ts's rule for known errors.
+ */
 async function cli(...args: string[]): Promise<{ code: number; stderr: string }> {
   const lines: string[] = [];
   const original = console.error;
   console.error = (...parts: unknown[]) => lines.push(parts.map(String).join(" "));
   try {
-    const code = await main(["node", "prunebench", ...args]);
-    return { code, stderr: lines.join("\n") };
+    const program = new Command("prunebench").exitOverride();
+    register(program);
+    await program.parseAsync(["node", "prunebench", ...args]);
+    return { code: 0, stderr: lines.join("\n") };
+  } catch (error) {
+    if (error instanceof UsageError) return { code: error.exitCode, stderr: [...lines, error.message].join("\n") };
+    throw error;
   } finally {
     console.error = original;
   }

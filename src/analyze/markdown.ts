@@ -18,25 +18,24 @@ const int = (n: number) => n.toLocaleString("en-US");
 const frac = (x: number) => (x >= 0.995 || x < 0.01 ? x.toPrecision(3) : x.toFixed(2));
 const num = (x: number) => (x === 0 ? "0" : x.toPrecision(4));
 
-/** Every model's curve in one chart, x on a log axis. */
+/** Every model's curve in one chart, against log10 c (short URLs: labels, rounded values). */
 export function curveChart(models: NamedAnalysis[], which: "raw" | "scaleFree"): string {
-  const datasets = models.map((m, i) => {
-    const curve = m.analysis.all[which];
-    return {
-      label: m.name,
-      data: curve.cutoffs.map((c, j) => ({ x: c, y: Number(curve.fraction[j].toFixed(5)) })),
-      borderColor: COLORS[i % COLORS.length],
-      fill: false,
-      pointRadius: 0,
-    };
-  });
+  const first = models[0].analysis.all[which].cutoffs;
+  const labels = first.map((c) => Number(Math.log10(c).toFixed(2)));
+  const datasets = models.map((m, i) => ({
+    label: m.name,
+    data: m.analysis.all[which].fraction.map((f) => Number(f.toFixed(4))),
+    borderColor: COLORS[i % COLORS.length],
+    fill: false,
+    pointRadius: 0,
+  }));
   const title = which === "raw" ? "fraction of parameters with |w| < c" : "fraction of parameters with |w| / std(own matrix) < c";
   return chartUrl({
     type: "line",
-    data: { datasets },
+    data: { labels, datasets },
     options: {
       plugins: { title: { display: true, text: title } },
-      scales: { x: { type: "logarithmic", title: { display: true, text: "c" } }, y: { min: 0, max: 1 } },
+      scales: { x: { title: { display: true, text: "log10 c" } }, y: { min: 0, max: 1 } },
     },
   });
 }
@@ -134,7 +133,7 @@ export function analysisMarkdown(models: NamedAnalysis[]): string {
       );
       for (const e of a.earlierLayersSmaller) {
         out.push(
-          `- ${e.part}: earlier layers ${e.holds ? "do" : "do not"} hold more small weights (Spearman rho of median |w| vs layer ${e.spearman.toFixed(2)}, ${e.layers ?? "?"} layers).`,
+          `- ${e.part}: earlier layers ${e.holds ? "do" : "do not"} hold more small weights (Spearman rho of median |w| vs layer ${e.spearman.toFixed(2)}, ${e.layers ?? "?"} layers${(e.layers ?? 0) < 4 ? ": too few layers to tell" : ""}).`,
         );
       }
       out.push("", `![per layer](${layerChart(m)})`, "");
