@@ -43,7 +43,7 @@ export function cudaUnavailableReason(): string | null {
   const binDir = path.join(pkgDir, "bin");
   const found = existsSync(binDir) && findFile(binDir, "libonnxruntime_providers_cuda.so");
   if (!found) {
-    return `onnxruntime-node at ${pkgDir} has no CUDA provider library (libonnxruntime_providers_cuda.so); reinstall it with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 (or v13) on a machine with CUDA`;
+    return `onnxruntime-node at ${pkgDir} has no CUDA provider library (libonnxruntime_providers_cuda.so); install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node on a machine with CUDA 12`;
   }
   return null;
 }
