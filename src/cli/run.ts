@@ -1,10 +1,54 @@
 import type { Command } from "commander";
-import { notYet } from "./errors.ts";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { createStopSignal, runConfigs, RunInterrupted } from "../pipeline/index.ts";
+import type { ChartMode } from "../report/types.ts";
+import { UsageError } from "./errors.ts";
+
+interface RunCliOptions {
+  out: string;
+  cache?: string;
+  charts: string;
+  report: boolean;
+}
+
+/** Configs given, or every YAML file under models/ and demo/ when none are. */
+function configFiles(args: string[]): string[] {
+  if (args.length > 0) return args;
+  // fs.globSync is Node 22+; the CLI runs on Node 20.
+  const found = ["models", "demo"].flatMap((dir) =>
+    existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(dir, f)).sort() : [],
+  );
+  if (found.length === 0) throw new UsageError("no configs given and none found in models/ or demo/");
+  return found;
+}
 
 export function register(program: Command): void {
   program
     .command("run [configs...]")
-    .description("the whole study for each config: analyze, prune, fine-tune, evaluate, report")
-    .allowUnknownOption()
-    .action(() => notYet("run", "issue 10"));
+    .description("the whole study for each config: analyze, prune, fine-tune, evaluate, report (resumes where it stopped)")
+    .option("--out <dir>", "output folder: results/, report.md, charts/, stage journal", "out")
+    .option("--cache <dir>", "cache for downloads and token ids (default $PRUNEBENCH_CACHE or ~/.cache/prunebench)")
+    .option("--charts <mode>", "charts in report.md: quickchart | mermaid | local | none", "local")
+    .option("--no-report", "write results only (matrix shards)")
+    .action(async (configs: string[], opts: RunCliOptions) => {
+      const stop = createStopSignal();
+      // First Ctrl-C stops after the current batch and keeps finished stages; a second one kills.
+      const onSigint = () => {
+        if (stop.requested) process.exit(130);
+        console.error("\nstopping after the current batch (Ctrl-C again to kill); run the same command to resume");
+        stop.request();
+      };
+      process.on("SIGINT", onSigint);
+      try {
+        const done = await runConfigs({ configs: configFiles(configs), outDir: opts.out, cacheDir: opts.cache, stop, charts: opts.charts as ChartMode, report: opts.report });
+        for (const f of done.resultFiles) console.error(`results: ${f}`);
+        if (done.reportFile) console.error(`report: ${done.reportFile} (${done.report?.verdict.state})`);
+      } catch (error) {
+        if (error instanceof RunInterrupted) throw new UsageError(error.message, 130);
+        throw error;
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+    });
 }

@@ -1,0 +1,44 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { resolveCorpus } from "../data/resolve.ts";
+import { sha256Hex } from "../data/corpus.ts";
+import { tokenizeCached } from "../eval/token-cache.ts";
+import { loadTokenizer } from "../eval/tokenizer.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
+import type { RunContext } from "./context.ts";
+
+export interface DatasetText {
+  /** A file holding exactly the text evaluated (the evaluation worker reads files). */
+  file: string;
+  /** Names the data in results: "bundled/test", "wikitext-2-raw/test". */
+  label: string;
+  text: string;
+}
+
+/**
+ * The text of a dataset reference, optionally cut to about `maxTokens` tokens (a prefix of the
+ * split, cut at a line break), written once to the run's data folder.
+ */
+export async function datasetText(ctx: RunContext, ref: string, maxTokens?: number): Promise<DatasetText> {
+  const { corpus, split, label } = await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
+  let text = corpus.split(split);
+  let name = label;
+  if (maxTokens !== undefined) {
+    const ids = tokenizeCached(loadTokenizer(ctx.tokenizerFile), text, { cacheDir: ctx.cacheDir });
+    if (ids.length > maxTokens) {
+      const approx = Math.floor((text.length * maxTokens) / ids.length);
+      const cut = text.lastIndexOf("\n", approx);
+      text = text.slice(0, cut > approx / 2 ? cut + 1 : approx);
+      name = `${label} (first ~${maxTokens} tokens)`;
+    }
+  }
+  const file = path.join(ctx.dataDir, `${sha256Hex(text).slice(0, 24)}.txt`);
+  if (!existsSync(file)) writeFileAtomic(file, text);
+  return { file, label: name, text };
+}
+
+/** Token ids of a dataset for training and calibration, cached by tokenizer and text. */
+export async function datasetTokens(ctx: RunContext, ref: string): Promise<Int32Array> {
+  const { corpus, split } = await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
+  return tokenizeCached(loadTokenizer(ctx.tokenizerFile), corpus.split(split), { cacheDir: ctx.cacheDir });
+}

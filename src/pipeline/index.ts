@@ -1,0 +1,67 @@
+import path from "node:path";
+import { loadConfig, type LoadedConfig } from "../config/load.ts";
+import { defaultCacheDir } from "../eval/token-cache.ts";
+import { renderReport } from "../report/render.ts";
+import { writeReportFiles } from "../report/files.ts";
+import type { ChartMode, RenderedReport } from "../report/types.ts";
+import type { Result } from "../results/schema.ts";
+import { createStopSignal, type StopSignal } from "./context.ts";
+import { planRuns } from "./plan.ts";
+import { createProgress, type Progress } from "./progress.ts";
+import { resultFile, runConfig } from "./run-config.ts";
+
+export { RunInterrupted, createStopSignal } from "./context.ts";
+export { resultFile } from "./run-config.ts";
+
+export interface RunConfigsOptions {
+  configs: string[];
+  outDir: string;
+  cacheDir?: string;
+  progress?: Progress;
+  stop?: StopSignal;
+  commit?: string | null;
+  shard?: string;
+  /** Chart form in the report (default quickchart, as the PR comment shows it). */
+  charts?: ChartMode;
+  /** Results to compare with (the base branch's). */
+  base?: Result[];
+  /** Skip the report (matrix shards leave it to the merge job). */
+  report?: boolean;
+}
+
+export interface RunConfigsResult {
+  results: Result[];
+  resultFiles: string[];
+  report?: RenderedReport;
+  reportFile?: string;
+}
+
+/**
+ * `prunebench run`: every config is validated (and its sweep planned) before any work starts,
+ * then each runs in turn and the report is written from the result files.
+ */
+export async function runConfigs(options: RunConfigsOptions): Promise<RunConfigsResult> {
+  const loaded: LoadedConfig[] = options.configs.map(loadConfig);
+  for (const l of loaded) planRuns(l.config);
+  const names = new Map<string, string>();
+  for (const l of loaded) {
+    const other = names.get(l.config.name);
+    if (other) throw new Error(`${l.file}: name ${JSON.stringify(l.config.name)} is also used by ${other}; names key the result files`);
+    names.set(l.config.name, l.file);
+  }
+  const progress = options.progress ?? createProgress();
+  const stop = options.stop ?? createStopSignal();
+  const results: Result[] = [];
+  for (const l of loaded) {
+    progress.log(`== ${l.config.name} (${path.relative(process.cwd(), l.file) || l.file})`);
+    results.push(await runConfig(l, { outDir: options.outDir, cacheDir: options.cacheDir ?? defaultCacheDir(), progress, stop, commit: options.commit, shard: options.shard }));
+  }
+  const out: RunConfigsResult = { results, resultFiles: loaded.map((l) => resultFile(options.outDir, l.config.name)) };
+  if (options.report !== false) {
+    const report = renderReport({ results, base: options.base, options: { charts: options.charts ?? "quickchart" } });
+    const written = await writeReportFiles(options.outDir, report);
+    out.report = report;
+    out.reportFile = written.markdown;
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import type { LoadedConfig } from "../config/load.ts";
+import { runnerFingerprint } from "../eval/runner.ts";
+import { mapModel } from "../models/index.ts";
+import { readModel } from "../onnx/model.ts";
+import { RESULT_SCHEMA_VERSION, ResultSchema, type Result, type Run } from "../results/schema.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+import { RunInterrupted, type RunContext, type StopSignal } from "./context.ts";
+import { openJournal } from "./journal.ts";
+import { modelFacts } from "./model-facts.ts";
+import { resolveModelFiles } from "./model-source.ts";
+import { planRuns, type PlannedRun } from "./plan.ts";
+import type { Progress } from "./progress.ts";
+import { analyzeStage } from "./stages/analyze.ts";
+import { evaluateStage, type Measures } from "./stages/evaluate.ts";
+import { finetuneStage } from "./stages/finetune.ts";
+import { pruneStage } from "./stages/prune.ts";
+import { sensitivityStage } from "./stages/sensitivity.ts";
+
+export interface RunConfigOptions {
+  outDir: string;
+  cacheDir: string;
+  progress: Progress;
+  stop: StopSignal;
+  /** The commit measured (recorded in results; the results store keys on it). */
+  commit?: string | null;
+  shard?: string;
+}
+
+/** Where a config's result file lives in a run's output folder. */
+export function resultFile(outDir: string, name: string): string {
+  return path.join(outDir, "results", `${name}.json`);
+}
+
+/**
+ * The whole study for one config, stage by stage: analyze, then for the dense model and each
+ * point of the sweep prune, evaluate, fine-tune and evaluate again, then the sensitivity scan.
+ * The result file is rewritten (atomically) after every stage, so whatever finished is on disk
+ * before anything that can fail; a failed run records its error and the sweep goes on.
+ */
+export async function runConfig(loaded: LoadedConfig, options: RunConfigOptions): Promise<Result> {
+  const { config } = loaded;
+  const plan = planRuns(config);
+  const files = await resolveModelFiles(loaded, options.cacheDir);
+  const map = mapModel(readModel(files.model), { family: config.model.family });
+  const provider = config.eval.latency ? config.eval.latency.providers[0] : "cpu";
+  const ctx: RunContext = {
+    loaded,
+    modelFile: files.model,
+    tokenizerFile: files.tokenizer,
+    map,
+    runner: runnerFingerprint({ provider }),
+    journal: openJournal(options.outDir, config.name, loaded.hash),
+    progress: options.progress,
+    stop: options.stop,
+    cacheDir: options.cacheDir,
+    dataDir: path.join(options.outDir, "data"),
+  };
+  const result: Result = {
+    schema: RESULT_SCHEMA_VERSION,
+    model: config.name,
+    family: map.family,
+    architecture: map.architecture,
+    configHash: loaded.hash,
+    commit: options.commit === undefined ? gitCommit(loaded.dir) : options.commit,
+    createdAt: new Date().toISOString(),
+    runner: ctx.runner,
+    runs: [],
+    timings: {},
+    warnings: [...map.notes],
+    ...(options.shard ? { shard: options.shard } : {}),
+  };
+  const save = () => writeJsonAtomic(resultFile(options.outDir, config.name), ResultSchema.parse(result));
+  const timed = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      result.timings[name] = (result.timings[name] ?? 0) + (performance.now() - start) / 1000;
+    }
+  };
+  const checkStop = (stage: string) => {
+    if (ctx.stop.requested) throw new RunInterrupted(stage);
+  };
+
+  try {
+    result.analysis = await timed("analyze", () => analyzeStage(ctx));
+    save();
+    checkStop("evaluate dense");
+    const dense = await timed("evaluate", () => evaluateStage(ctx, "eval:dense", ctx.modelFile, "dense"));
+    result.runs.push(runRecord({ id: "dense", method: "dense", options: {}, sparsity: 0, fixedSparsity: true }, 0, modelFacts(ctx.modelFile, map.family), dense, false));
+    save();
+    for (const planned of plan) {
+      checkStop(`prune ${planned.id}`);
+      await sweepPoint(ctx, planned, result, timed, save);
+    }
+    if (config.prune.sensitivity) {
+      checkStop("sensitivity");
+      result.sensitivity = await timed("sensitivity", () => sensitivityStage(ctx));
+      save();
+    }
+  } finally {
+    save();
+  }
+  return result;
+}
+
+type Timed = <T>(name: string, fn: () => T | Promise<T>) => Promise<T>;
+
+/** One point of the sweep; a failure is recorded in its run and does not stop the others. */
+async function sweepPoint(ctx: RunContext, planned: PlannedRun, result: Result, timed: Timed, save: () => void): Promise<void> {
+  try {
+    const pruned = await timed("prune", () => pruneStage(ctx, planned));
+    const facts = modelFacts(pruned.model, ctx.map.family);
+    const measures = await timed("evaluate", () => evaluateStage(ctx, `eval:${planned.id}`, pruned.model, planned.id));
+    const run = runRecord(planned, pruned.result.achievedSparsity, facts, measures, false);
+    run.seconds.prune = pruned.result.seconds.total ?? 0;
+    result.runs.push(run);
+    save();
+    if (!ctx.loaded.config.finetune) return;
+    const tuned = await timed("finetune", () => finetuneStage(ctx, planned.id, pruned));
+    const tunedMeasures = await timed("evaluate", () => evaluateStage(ctx, `eval:${planned.id}+ft`, tuned.model, `${planned.id}+ft`));
+    const tunedRun = runRecord({ ...planned, id: `${planned.id}+ft` }, pruned.result.achievedSparsity, modelFacts(tuned.model, ctx.map.family), tunedMeasures, true);
+    tunedRun.finetune = tuned.summary;
+    result.runs.push(tunedRun);
+    save();
+  } catch (error) {
+    if (error instanceof RunInterrupted) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    ctx.progress.log(`run ${planned.id} failed: ${message}`);
+    result.runs.push({ ...runRecord(planned, 0, { params: 0, nonzeroParams: 0, sizeBytes: 0 }, { latency: [], warnings: [], seconds: 0 }, false), error: message });
+    save();
+  }
+}
+
+function runRecord(planned: PlannedRun, achieved: number, facts: ReturnType<typeof modelFacts>, measures: Measures, finetuned: boolean): Run {
+  return {
+    id: planned.id,
+    method: planned.method,
+    options: planned.options,
+    sparsity: planned.sparsity,
+    achievedSparsity: achieved,
+    params: facts.params,
+    nonzeroParams: facts.nonzeroParams,
+    sizeBytes: facts.sizeBytes,
+    finetuned,
+    perplexity: measures.perplexity,
+    latency: measures.latency,
+    seconds: { evaluate: measures.seconds },
+  };
+}
+
+function gitCommit(dir: string): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || null;
+  } catch {
+    return null;
+  }
+}

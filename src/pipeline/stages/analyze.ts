@@ -1,0 +1,21 @@
+import { analyzeWeights } from "../../analyze/engine.ts";
+import { onnxWeightSource } from "../../analyze/source.ts";
+import { readModel } from "../../onnx/model.ts";
+import type { Analysis } from "../../results/analysis.ts";
+import type { RunContext } from "../context.ts";
+
+/** The study's first half: weight statistics of the dense model, from one streaming pass. */
+export function analyzeStage(ctx: RunContext): Analysis {
+  const done = ctx.journal.get<Analysis>("analyze");
+  if (done) return done;
+  ctx.progress.log(`analyze ${ctx.loaded.config.name}`);
+  const model = readModel(ctx.modelFile);
+  const source = onnxWeightSource(model);
+  try {
+    const analysis = analyzeWeights({ params: ctx.map.params, source, label: ctx.modelFile, cutoffs: ctx.loaded.config.analyze.cutoffs });
+    ctx.journal.put("analyze", analysis);
+    return analysis;
+  } finally {
+    source.close();
+  }
+}

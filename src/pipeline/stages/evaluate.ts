@@ -1,0 +1,81 @@
+import type { EvalJob, EvalOutcome } from "../../eval/job.ts";
+import { runInWorker } from "../../eval/worker-client.ts";
+import type { Latency, Perplexity } from "../../results/schema.ts";
+import { RunInterrupted, type RunContext } from "../context.ts";
+import { datasetText } from "../datasets.ts";
+
+/** What the evaluate stage records for one model file. */
+export interface Measures {
+  perplexity?: Perplexity;
+  latency: Latency[];
+  warnings: string[];
+  seconds: number;
+}
+
+/**
+ * Perplexity (on the first provider) and latency (on every provider) of one model, each job in
+ * a worker thread so progress, SIGINT and time limits keep working while session.run blocks.
+ * A stopped job leaves nothing in the journal: the stage is redone on resume.
+ */
+export async function evaluateStage(ctx: RunContext, stage: string, modelFile: string, label: string): Promise<Measures> {
+  const done = ctx.journal.get<Measures>(stage);
+  if (done) return done;
+  const { eval: evalConfig } = ctx.loaded.config;
+  const started = performance.now();
+  const measures: Measures = { latency: [], warnings: [], seconds: 0 };
+  const providers = evalConfig.latency ? evalConfig.latency.providers : ["cpu" as const];
+  for (const [i, provider] of providers.entries()) {
+    const job: EvalJob = { model: modelFile, family: ctx.map.family, provider, threads: evalConfig.latency ? evalConfig.latency.threads || undefined : undefined };
+    if (i === 0 && evalConfig.perplexity) {
+      const p = evalConfig.perplexity;
+      const data = await datasetText(ctx, p.dataset, p.max_tokens);
+      job.perplexity = {
+        tokenizer: ctx.tokenizerFile,
+        dataset: data.file,
+        datasetName: data.label,
+        protocol: p.protocol,
+        seqLen: p.seq_len,
+        stride: p.stride,
+        seed: p.seed,
+        cacheDir: ctx.cacheDir,
+      };
+    }
+    if (evalConfig.latency) {
+      const l = evalConfig.latency;
+      job.latency = { batch: l.batch, seqLen: l.seq_len, warmup: l.warmup, budgetMs: l.budget_ms };
+    }
+    if (!job.perplexity && !job.latency) continue;
+    const outcome = await runJob(ctx, job, `${label} [${provider}]`);
+    if (outcome.partial) throw new RunInterrupted(stage);
+    if (outcome.perplexity) measures.perplexity = outcome.perplexity;
+    measures.latency.push(...outcome.latency);
+    measures.warnings.push(...outcome.warnings);
+  }
+  measures.seconds = (performance.now() - started) / 1000;
+  ctx.journal.put(stage, measures);
+  return measures;
+}
+
+async function runJob(ctx: RunContext, job: EvalJob, label: string): Promise<EvalOutcome> {
+  let started = false;
+  let phase = "";
+  const run = runInWorker(job, {
+    onProgress: (p) => {
+      if (p.stage !== phase) {
+        if (started) ctx.progress.stop();
+        phase = p.stage;
+        ctx.progress.start(`${label} ${p.stage}`, p.total);
+        started = true;
+      }
+      ctx.progress.update(p.done, p.detail);
+    },
+  });
+  const unsubscribe = ctx.stop.onRequest(() => run.stop());
+  if (ctx.stop.requested) run.stop();
+  try {
+    return await run.result;
+  } finally {
+    unsubscribe();
+    if (started) ctx.progress.stop();
+  }
+}

@@ -1,0 +1,76 @@
+import { readModel } from "../../onnx/model.ts";
+import { writeModel } from "../../onnx/write.ts";
+import type { z } from "zod";
+import type { FinetuneSummarySchema } from "../../results/schema.ts";
+import { finetune } from "../../train/train.ts";
+import { loadMasks } from "../../train/masks.ts";
+import { runExternalTrainer } from "../../train/external.ts";
+import { RunInterrupted, type RunContext } from "../context.ts";
+import { datasetTokens } from "../datasets.ts";
+import type { PrunedArtifact } from "./prune.ts";
+
+export type FinetuneSummary = z.infer<typeof FinetuneSummarySchema>;
+
+export interface TunedArtifact {
+  model: string;
+  summary: FinetuneSummary;
+}
+
+/**
+ * Fine-tunes a pruned model with its mask kept: the built-in trainer (checkpointed under the
+ * journal, so an interrupted fine-tune resumes at its last checkpoint), or the config's
+ * external command, after which the mask is re-applied and checked.
+ */
+export async function finetuneStage(ctx: RunContext, runId: string, pruned: PrunedArtifact): Promise<TunedArtifact> {
+  const stage = `finetune:${runId}`;
+  const done = ctx.journal.get<TunedArtifact>(stage);
+  if (done) return done;
+  const ft = ctx.loaded.config.finetune!;
+  const out = ctx.journal.artifact(stage, "model.onnx");
+  const masks = loadMasks(pruned.mask);
+  let summary: FinetuneSummary;
+  if (ft.command) {
+    ctx.progress.log(`finetune ${runId}: ${ft.command}`);
+    const result = await runExternalTrainer({ command: ft.command, model: pruned.model, out, masks, cwd: ctx.loaded.dir, onOutput: (chunk) => ctx.progress.log(chunk.trimEnd()) });
+    summary = { steps: 0, tokens: 0, lossStart: Number.NaN, lossEnd: Number.NaN, seconds: result.seconds, trainer: "command" };
+  } else {
+    const tokens = await datasetTokens(ctx, ft.dataset);
+    ctx.progress.start(`finetune ${runId}`, ft.steps);
+    try {
+      const result = await finetune({
+        model: readModel(pruned.model),
+        family: ctx.map.family,
+        tokens,
+        steps: ft.steps,
+        lr: ft.lr,
+        batch: ft.batch,
+        seqLen: ft.seq_len,
+        warmup: ft.warmup,
+        weightDecay: ft.weight_decay,
+        seed: ft.seed,
+        masks,
+        checkpoint: { file: ctx.journal.artifact(stage, "checkpoint.bin"), every: Math.max(10, Math.ceil(ft.steps / 10)) },
+        resume: true,
+        onProgress: (event) => {
+          // The trainer awaits between steps, so SIGINT lands here; the checkpoint keeps the work.
+          if (ctx.stop.requested) throw new RunInterrupted(stage);
+          if (event.kind === "step") ctx.progress.update(event.step + 1, `loss ${event.loss.toFixed(3)}`);
+        },
+      });
+      writeModel(result.model, out);
+      summary = {
+        steps: result.steps,
+        tokens: result.steps * ft.batch * ft.seq_len,
+        lossStart: result.initial.loss,
+        lossEnd: result.final.loss,
+        seconds: result.seconds,
+        trainer: "builtin",
+      };
+    } finally {
+      ctx.progress.stop();
+    }
+  }
+  const artifact = { model: out, summary };
+  ctx.journal.put(stage, artifact);
+  return artifact;
+}
