@@ -118,3 +118,24 @@ test("fp16 and bf16 weights in external data give the statistics of their fp32 v
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("external fp32 data read in slices gives the same analysis as the inline file", { skip: skipWithoutShared(TORCH_EXPORT.pegasus) }, (t) => {
+  const model = readModel(TORCH_EXPORT.pegasus);
+  const map = mapOrSkip(model);
+  if (!map) return t.skip("mapModel is not built yet");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-analyze-"));
+  try {
+    const file = path.join(dir, "model.onnx");
+    writeModel(model, file, { externalData: "always" });
+    const clock = () => 0;
+    const inline = analyzeWeights({ params: map.params, source: onnxWeightSource(model), label: "inline", clock });
+    const source = onnxWeightSource(readModel(file));
+    const external = analyzeWeights({ params: map.params, source, label: "external", clock, chunkElements: 50_000 });
+    source.close();
+    assert.deepEqual(external, inline);
+    const wrong = map.params.map((p) => (p.name === "model.shared.weight" ? { ...p, count: p.count - 1 } : p));
+    assert.throws(() => analyzeWeights({ params: wrong, source: onnxWeightSource(model), label: "x" }), /model\.shared\.weight.*the model map says/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

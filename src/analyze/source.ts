@@ -26,6 +26,7 @@ export function onnxWeightSource(model: OnnxModel): WeightSource & { close(): vo
   const tensors = new Map<string, TensorProto>();
   for (const t of graphOf(model).initializer) tensors.set(t.name, t);
   const files = new Map<string, number>();
+  const checked = new WeakSet<TensorProto>();
   let staging = new Uint8Array(0);
 
   const fdOf = (file: string) => {
@@ -60,6 +61,12 @@ export function onnxWeightSource(model: OnnxModel): WeightSource & { close(): vo
       const tensor = tensors.get(param.name);
       const where = `initializer ${JSON.stringify(param.name)}`;
       if (!tensor) throw new OnnxFormatError(model.file, where, "not found in the graph");
+      if (!checked.has(tensor)) {
+        const elements = elementCount(tensorShape(model, tensor));
+        if (elements !== param.count) throw new OnnxFormatError(model.file, where, `has ${elements} elements, the model map says ${param.count}`);
+        checked.add(tensor);
+      }
+      if (start < 0 || start + count > param.count) throw new RangeError(`${model.file}: ${where}: elements ${start}..${start + count} out of ${param.count}`);
       const out = scratch.subarray(0, count);
       const scratchBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       switch (tensor.dataType) {
