@@ -66,3 +66,25 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
   return out;
 }
+
+/**
+ * A fixed sinusoidal position table (Vaswani et al. 2017, in Hugging Face Pegasus's layout: sines
+ * in the first half of each row, cosines in the second; Marian/BART-style interleaving also
+ * accepted). Such tables are buffers, not parameters: training leaves them alone.
+ */
+export function isSinusoidal(data: Float32Array, rows: number, cols: number): boolean {
+  if (rows < 4 || cols < 4 || cols % 2) return false;
+  const half = cols / 2;
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-3;
+  const check = (layout: (p: number, j: number) => [number, number]) => {
+    for (let p = 1; p < Math.min(rows, 6); p++) {
+      for (const j of [0, 1, Math.floor(half / 2), half - 1]) {
+        const angle = p / 10000 ** ((2 * j) / cols);
+        const [si, ci] = layout(p, j);
+        if (!near(data[si], Math.sin(angle)) || !near(data[ci], Math.cos(angle))) return false;
+      }
+    }
+    return true;
+  };
+  return check((p, j) => [p * cols + j, p * cols + half + j]) || check((p, j) => [p * cols + 2 * j, p * cols + 2 * j + 1]);
+}

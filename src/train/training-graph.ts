@@ -28,7 +28,7 @@ import { Emitter, makeAttr } from "./emit.ts";
 import { GRAD_RULES, NON_DIFFERENTIABLE, type GradContext } from "./grad/index.ts";
 import { ort, type SessionOptions } from "./session.ts";
 import { tapShapes, type ValueFacts } from "./shapes.ts";
-import { findTiedCopies, type TiedCopy } from "./tied.ts";
+import { findTiedCopies, isSinusoidal, type TiedCopy } from "./tied.ts";
 
 export type LossSpec =
   /** Token-level cross-entropy on the logits: labels [batch, seq] (-100 = not scored), loss = sum(nll) * loss_scale. */
@@ -44,7 +44,7 @@ export interface TrainingGraphOptions {
    * Their shapes become the graph's static shapes.
    */
   feeds: Record<string, ort.Tensor>;
-  /** Which float initializers to train (default: every one that reaches the loss). */
+  /** Which float initializers to train (default: every one that reaches the loss, except fixed sinusoidal position tables). */
   trainable?: (name: string) => boolean;
   /** Detect tied copies and train them as one tensor (default true). */
   tie?: boolean;
@@ -143,7 +143,12 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
   }
 
   // 3. Candidates: float initializers; tied copies become a Transpose of their original.
-  const wanted = options.trainable ?? (() => true);
+  const sinusoidal = new Set(
+    source.initializer
+      .filter((t) => t.dataType === DataType.FLOAT && t.dims.length === 2 && isSinusoidal(readFloat32(model, t).data, Number(t.dims[0]), Number(t.dims[1])))
+      .map((t) => t.name),
+  );
+  const wanted = options.trainable ?? ((name: string) => !sinusoidal.has(name));
   const original = new Set(source.initializer.map((t) => t.name));
   const floats = forwardInits.filter((t) => original.has(t.name) && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16));
   for (const t of floats) {

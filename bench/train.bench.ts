@@ -1,0 +1,101 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { buildModel } from "../src/models/index.ts";
+import type { Family } from "../src/models/types.ts";
+import { finetune } from "../src/train/train.ts";
+import { Rng } from "../src/train/rng.ts";
+import { benchMain, peakRssBytes } from "./lib.ts";
+
+/**
+ * Training throughput on CPU: a built gpt2 (124M parameters) at batch 4 x 128, and the tiny
+ * built models of each family. Each case runs in its own process so its peak RSS is its own.
+ * Token values do not change the work, so the stream is seeded random ids.
+ */
+const self = fileURLToPath(import.meta.url);
+
+interface Case {
+  name: string;
+  family: Family;
+  preset: "gpt2" | "tiny";
+  batch: number;
+  seqLen: number;
+  steps: number;
+}
+
+const CASES: Case[] = [
+  { name: "gpt2", family: "decoder", preset: "gpt2", batch: 4, seqLen: 128, steps: 3 },
+  { name: "tiny-decoder", family: "decoder", preset: "tiny", batch: 8, seqLen: 128, steps: 10 },
+  { name: "tiny-encoder", family: "encoder", preset: "tiny", batch: 8, seqLen: 128, steps: 10 },
+  { name: "tiny-encoder-decoder", family: "encoder-decoder", preset: "tiny", batch: 8, seqLen: 128, steps: 10 },
+];
+
+async function measure(c: Case): Promise<Record<string, unknown>> {
+  const model = buildModel({ family: c.family, preset: c.preset, seed: 0 });
+  const vocab = c.family === "encoder" ? 30522 : 50257;
+  const rng = new Rng(1);
+  const tokens = Int32Array.from({ length: 200_000 }, () => rng.int(vocab));
+  const stepSeconds: number[] = [];
+  let last = performance.now();
+  const r = await finetune({
+    model,
+    family: c.family,
+    tokens,
+    steps: c.steps,
+    lr: 1e-4,
+    batch: c.batch,
+    seqLen: c.seqLen,
+    evalEvery: 1_000_000,
+    evalBatches: 1,
+    onProgress: (e) => {
+      if (e.kind !== "step") return;
+      const now = performance.now();
+      stepSeconds.push((now - last) / 1000);
+      last = now;
+    },
+  });
+  const loopSeconds = stepSeconds.slice(1).reduce((a, b) => a + b, 0);
+  const steady = loopSeconds > 0 ? ((stepSeconds.length - 1) * c.batch * c.seqLen) / loopSeconds : r.tokensPerSecond;
+  return {
+    family: c.family,
+    preset: c.preset,
+    batch: c.batch,
+    seqLen: c.seqLen,
+    steps: r.steps,
+    params: r.trainable.length,
+    tokensPerSecond: Math.round(r.tokensPerSecond),
+    steadyTokensPerSecond: Math.round(steady),
+    stepSeconds: stepSeconds.map((s) => Number(s.toFixed(3))),
+    totalSeconds: Number(r.seconds.toFixed(2)),
+    peakRssBytes: peakRssBytes(),
+  };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const only = process.env.TRAIN_BENCH_CASES?.split(",");
+  const out: Record<string, unknown> = {};
+  for (const c of CASES) {
+    if (only && !only.includes(c.name)) continue;
+    const child = spawnSync(process.execPath, ["--import", "tsx", self, "--case", c.name], { encoding: "utf8", maxBuffer: 1 << 24 });
+    if (child.status !== 0) {
+      out[c.name] = { error: child.stderr.trim().split("\n").slice(-3).join(" ") };
+      continue;
+    }
+    out[c.name] = JSON.parse(child.stdout.trim().split("\n").pop()!);
+  }
+  return { cpuOnly: true, cases: out };
+}
+
+const at = process.argv.indexOf("--case");
+if (at > 0) {
+  const c = CASES.find((x) => x.name === process.argv[at + 1]);
+  if (!c) throw new Error(`unknown case ${process.argv[at + 1]}`);
+  measure(c).then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+} else {
+  benchMain(import.meta.url, run);
+}
