@@ -9,9 +9,10 @@
 const MAX_TEXT = 200;
 
 // GitHub turns @name into a mention after rendering, on text nodes, so neither a backslash
-// nor an entity stops it: a zero-width space after the @ does (the same for the autolinks
-// of bare URLs, e-mail addresses and www. names, which also work on rendered text).
-const ZWSP = "\u200b";
+// nor an entity stops it: an invisible word joiner after the @ does (the same for the
+// autolinks of bare URLs, e-mail addresses and www. names, which also work on rendered
+// text). A word joiner, unlike a zero-width space, does not let "wanda@0.5" wrap.
+const JOINER = "\u2060";
 
 /** Control characters and newlines become spaces; the text is cut to `max` characters. */
 function flatten(text: string, max: number): string {
@@ -22,9 +23,9 @@ function flatten(text: string, max: number): string {
 
 function defuseAutolinks(text: string): string {
   return text
-    .replace(/@/g, `@${ZWSP}`)
-    .replace(/:\/\//g, `:${ZWSP}//`)
-    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`);
+    .replace(/@/g, `@${JOINER}`)
+    .replace(/:\/\//g, `:${JOINER}//`)
+    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${JOINER}.`);
 }
 
 /**
@@ -63,8 +64,8 @@ export function chartLabel(text: string, options: { max?: number } = {}): string
   const flat = flatten(text, options.max ?? 60)
     .replace(/__(BEGIN|END)FUNCTION__/gi, "")
     .replace(/[^\p{L}\p{N} ._+:/%,()=|-]/gu, "_")
-    .replace(/:\/\//g, `:${ZWSP}//`)
-    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`);
+    .replace(/:\/\//g, `:${JOINER}//`)
+    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${JOINER}.`);
   return flat.trim() || "_";
 }
 

@@ -93,6 +93,7 @@ export function paretoChart(result: Result, id: string): ChartSpec | null {
     series: [series("Pareto front", front, { connect: true }), ...[...byMethod].map(([name, pts]) => series(name, pts))],
     width: W,
     height: H,
+    caption: "The dashed line joins the Pareto front: runs that no other run beats on both perplexity and latency.",
   };
 }
 

@@ -11,7 +11,8 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
   const rows = spec.series.flatMap((s, i) =>
     s.points.map((p) => ({ series: s.name, order: i, x: p.x, y: p.y, dashed: Boolean(s.dashed), cat: spec.x.categories?.[p.x] ?? "" })),
   );
-  const names = spec.series.map((s) => s.name);
+  // A connected scatter series (the Pareto front) is drawn as a gray dashed line, not a color.
+  const names = spec.series.filter((s) => !(spec.kind === "scatter" && s.connect)).map((s) => s.name);
   const axis = (a: ChartSpec["x"]) => ({
     title: a.label,
     ...(a.percent ? { axis: { format: ".0%" } } : {}),

@@ -8,20 +8,31 @@ import { join } from "../section.ts";
 
 const ORDER = ["regression", "improvement", "inconclusive", "not-comparable", "no-change"] as const;
 
+// Non-breaking spaces keep "p50 cpu b1 s128", "41.4 ms" and intervals on one line in narrow tables.
+const nb = (s: string) => s.replace(/ /g, "\u00a0");
+
+function interval(c: Comparison): string {
+  return c.interval ? nb(`${fmtChange(c.interval[0])} … ${fmtChange(c.interval[1])}`) : "";
+}
+
+function measure(c: Comparison): string {
+  return c.metric === "latency" ? nb(`p50 ${escapeText(c.key, { max: 60 })}`) : "perplexity";
+}
+
 export function comparisonTable(rows: Comparison[]): string {
-  const value = (c: Comparison, x: number | null) => (c.metric === "latency" ? fmtMs(x) : fmtNumber(x));
+  const value = (c: Comparison, x: number | null) => (c.metric === "latency" ? nb(fmtMs(x)) : fmtNumber(x));
   return table(
     ["verdict", "model", "run", "measure", "base", "head", "change", "interval", "p"],
     rows.map((c) => [
-      `${STATE_ICON[c.state]} ${STATE_LABEL[c.state]}`,
+      nb(`${STATE_ICON[c.state]} ${STATE_LABEL[c.state]}`),
       escapeText(c.model, { max: 60 }),
       escapeText(c.runId, { max: 60 }),
-      c.metric === "latency" ? `p50 ${escapeText(c.key, { max: 60 })}` : "perplexity",
+      measure(c),
       value(c, c.base),
       value(c, c.head),
       fmtChange(c.change),
-      c.interval ? `${fmtChange(c.interval[0])} … ${fmtChange(c.interval[1])}` : "",
-      c.pValue === undefined ? "" : c.pValue < 1e-4 ? "<1e-4" : fmtNumber(c.pValue, 2),
+      interval(c),
+      c.pValue === undefined ? "" : c.pValue < 1e-4 ? "<0.0001" : fmtNumber(c.pValue, 2),
     ]),
     ["l", "l", "l", "l", "r", "r", "r", "r", "r"],
   );
@@ -34,9 +45,9 @@ function unchangedTable(rows: Comparison[]): string {
     rows.map((c) => [
       escapeText(c.model, { max: 60 }),
       escapeText(c.runId, { max: 60 }),
-      c.metric === "latency" ? `p50 ${escapeText(c.key, { max: 60 })}` : "perplexity",
+      measure(c),
       fmtChange(c.change),
-      c.interval ? `${fmtChange(c.interval[0])} … ${fmtChange(c.interval[1])}` : "",
+      interval(c),
     ]),
     ["l", "l", "l", "r", "r"],
   );
