@@ -36,7 +36,7 @@ export async function runAction(deps: ActionDeps): Promise<number> {
 
   try {
     if (inputs.mode !== "report") {
-      await runShard({ inputs, context, octokit, runConfigs: await pipeline(), log });
+      await runShard({ inputs, context, octokit, runConfigs: await pipeline(), log, env: deps.env });
     }
     if (inputs.mode === "run") {
       core.setOutput("results-path", `${context.workspace}/${inputs.resultsDir}`);

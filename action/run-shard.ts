@@ -18,6 +18,8 @@ export interface RunShardOptions {
   octokit?: GitHub;
   runConfigs: RunConfigs;
   log: Logger;
+  /** RUNNER_TEMP, and PRUNEBENCH_PROVIDER as bootstrap.js set it. */
+  env: NodeJS.ProcessEnv;
   /** Where the pipeline keeps its working files (journal for resumption); RUNNER_TEMP by default. */
   workDir?: string;
 }
@@ -53,11 +55,18 @@ export async function runShard(options: RunShardOptions): Promise<ShardOutput> {
     return { configs, files: [], dir };
   }
   log.info(`running ${configs.length} config(s) in shard ${inputs.shard}: ${configs.join(", ")}`);
-  const workDir = options.workDir ?? path.join(process.env.RUNNER_TEMP ?? os.tmpdir(), "prunebench", inputs.shard);
+  const { env } = options;
+  const cudaInstalled = env.PRUNEBENCH_PROVIDER === "cuda";
+  // providers: auto leaves the configs' own providers where bootstrap.js installed the CUDA
+  // build, and keeps to the CPU where it did not (no GPU, or the CUDA install fell back).
+  const providers = inputs.providers !== "auto" ? inputs.providers : cudaInstalled ? undefined : (["cpu"] as Array<"cpu" | "cuda">);
+  const temp = env.RUNNER_TEMP ?? os.tmpdir();
+  await recordRunner({ provider: providers?.includes("cuda") || (!providers && cudaInstalled) ? "cuda" : "cpu", file: path.join(temp, "prunebench-runner.json"), log });
+  const workDir = options.workDir ?? path.join(temp, "prunebench", inputs.shard);
   await options.runConfigs({
     configs: configs.map((c) => path.resolve(context.workspace, c)),
     outDir: workDir,
-    providers: inputs.providers === "auto" ? undefined : inputs.providers,
+    providers,
     shard: inputs.shard,
     log: log.info,
   });
@@ -70,6 +79,18 @@ export async function runShard(options: RunShardOptions): Promise<ShardOutput> {
   }
   log.info(`shard ${inputs.shard}: ${files.length} result file(s) in ${dir}`);
   return { configs, files, dir };
+}
+
+/** The runner's fingerprint as result files will carry it, in the log and in RUNNER_TEMP. */
+async function recordRunner({ provider, file, log }: { provider: "cpu" | "cuda"; file: string; log: Logger }): Promise<void> {
+  try {
+    const { runnerFingerprint } = await import("../src/eval/runner.ts");
+    const runner = runnerFingerprint({ provider });
+    log.info(`runner fingerprint ${runner.fingerprint}: ${runner.cpu} x${runner.cores}, ${runner.gpu ?? "no GPU"}, onnxruntime ${runner.ort}, ${provider}`);
+    writeJsonAtomic(file, runner);
+  } catch (error) {
+    log.warning(`could not describe the runner: ${(error as Error).message}`);
+  }
 }
 
 async function selectConfigs(options: RunShardOptions): Promise<string[]> {

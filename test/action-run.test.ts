@@ -89,6 +89,11 @@ test("all-configs runs every config; a files API failure falls back to every con
   const all = setup({ mode: "run", "all-configs": "true" });
   assert.equal(await runAction({ env: all.env, runConfigs: all.runConfigs, log: all.log }), 0);
   assert.deepEqual(all.calls[0].configs.map((c) => path.basename(c)), ["bert.yml", "gpt2.yml"]);
+  // providers: auto without the CUDA build installed keeps to the CPU; the runner is recorded.
+  assert.deepEqual(all.calls[0].providers, ["cpu"]);
+  const runner = JSON.parse(readFileSync(path.join(all.env.RUNNER_TEMP!, "prunebench-runner.json"), "utf8"));
+  assert.match(runner.fingerprint, /^[0-9a-f]{16}$/);
+  assert.ok(all.lines.some((l) => l.startsWith(`runner fingerprint ${runner.fingerprint}`)));
 
   gh.fail({ path: /\/pulls\/5\/files$/ }, { status: 404, body: { message: "Not Found" } });
   const down = setup({ mode: "run" });
