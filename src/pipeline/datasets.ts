@@ -17,7 +17,7 @@ export interface DatasetText {
 
 /**
  * The text of a dataset reference, optionally cut to about `maxTokens` tokens (a prefix of the
- * split, cut at a line break), written once to the run's data folder.
+ * split, cut at a space), written once to the run's data folder.
  */
 export async function datasetText(ctx: RunContext, ref: string, maxTokens?: number): Promise<DatasetText> {
   const { corpus, split, label } = await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
@@ -27,7 +27,7 @@ export async function datasetText(ctx: RunContext, ref: string, maxTokens?: numb
     const ids = tokenizeCached(loadTokenizer(ctx.tokenizerFile), text, { cacheDir: ctx.cacheDir });
     if (ids.length > maxTokens) {
       const approx = Math.floor((text.length * maxTokens) / ids.length);
-      const cut = text.lastIndexOf("\n", approx);
+      const cut = text.lastIndexOf(" ", approx);
       text = text.slice(0, cut > approx / 2 ? cut + 1 : approx);
       name = `${label} (first ~${maxTokens} tokens)`;
     }

@@ -7,6 +7,7 @@ import { loadMasks } from "../../train/masks.ts";
 import { runExternalTrainer } from "../../train/external.ts";
 import { RunInterrupted, type RunContext } from "../context.ts";
 import { datasetTokens } from "../datasets.ts";
+import { loadTokenizer } from "../../eval/tokenizer.ts";
 import type { PrunedArtifact } from "./prune.ts";
 
 export type FinetuneSummary = z.infer<typeof FinetuneSummarySchema>;
@@ -35,6 +36,8 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Prun
     summary = { steps: 0, tokens: 0, lossStart: Number.NaN, lossEnd: Number.NaN, seconds: result.seconds, trainer: "command" };
   } else {
     const tokens = await datasetTokens(ctx, ft.dataset);
+    // The same special ids evaluation uses, so training and scoring mask and start alike.
+    const { specials } = loadTokenizer(ctx.tokenizerFile);
     ctx.progress.start(`finetune ${runId}`, ft.steps);
     try {
       const result = await finetune({
@@ -49,12 +52,14 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Prun
         weightDecay: ft.weight_decay,
         seed: ft.seed,
         masks,
+        maskToken: specials.mask,
+        decoderStart: specials.pad ?? specials.eos ?? 0,
         checkpoint: { file: ctx.journal.artifact(stage, "checkpoint.bin"), every: Math.max(10, Math.ceil(ft.steps / 10)) },
         resume: true,
         onProgress: (event) => {
           // The trainer awaits between steps, so SIGINT lands here; the checkpoint keeps the work.
           if (ctx.stop.requested) throw new RunInterrupted(stage);
-          if (event.kind === "step") ctx.progress.update(event.step + 1, `loss ${event.loss.toFixed(3)}`);
+          if (event.kind === "step") ctx.progress.update(Math.min(event.step, ft.steps), `loss ${event.loss.toFixed(3)}`);
         },
       });
       writeModel(result.model, out);
