@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { PruneError, pruneFile, pruneSweep, readMaskFile, chooseTargets } from "../src/prune/index.ts";
+import { PruneError, pruneFile, pruneSweep, readMaskFile, chooseTargets, reapplyMasks } from "../src/prune/index.ts";
 import { DataType, halfToFloat, readFloat32, readModel, writeModel, type OnnxModel } from "../src/onnx/index.ts";
 import { IN, VOCAB, tinyModel, transpose } from "./helpers/prune-model.ts";
 
@@ -201,4 +201,21 @@ test("targets: patterns match names, map paths (short and long), roles and block
   assert.deepEqual(names(["W?"]), ["W1", "W2"]);
   assert.deepEqual(names(["embedding"]), ["T"]);
   assert.deepEqual(names(["TT"]), ["T"], "a copy selects its primary");
+});
+
+test("a mask file re-applied to the dense model gives the pruned weights, tied copy included", async () => {
+  const dir = workdir();
+  const tiny = writeTiny(dir);
+  const out = path.join(dir, "p.onnx");
+  const maskFile = path.join(dir, "p.mask");
+  await pruneFile({ input: tiny.file, output: out, mask: maskFile, method: "random", sparsity: 0.6, patterns: { include: ["W1", "W2", "T"] }, map: tiny.map });
+  const dense = readModel(tiny.file);
+  const { tensors, zeroed } = reapplyMasks(dense, readMaskFile(maskFile));
+  assert.equal(tensors, 4);
+  assert.ok(zeroed > 0);
+  const pruned = readModel(out);
+  for (const name of ["W1", "W2", "T", "TT", "b1"]) assert.deepEqual(weights(dense, name), weights(pruned, name), name);
+  const other = tinyModel({ file: path.join(dir, "other.onnx") });
+  other.model.proto.graph!.initializer.find((t) => t.name === "W1")!.dims = [16n, 8n];
+  assert.throws(() => reapplyMasks(other.model, readMaskFile(maskFile)), /tensor "W1": mask shape \[8, 16\] but .* has \[16, 8\]/);
 });

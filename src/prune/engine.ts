@@ -11,6 +11,7 @@ import { writeMaskFile, type MaskEntry } from "./mask-file.ts";
 import { getMethod } from "./registry.ts";
 import { PRUNE_RESULT_VERSION, type PrunedMatrix, type PruneResult } from "./result.ts";
 import { checkSparsity } from "./rounding.ts";
+import { keyToFloat } from "./select.ts";
 import { chooseTargets, type TargetPatterns } from "./targets.ts";
 import type { PruneMethod } from "./types.ts";
 import "./methods/index.ts";
@@ -119,44 +120,53 @@ function resolveSparsity(method: PruneMethod<unknown>, parsed: unknown, requeste
  * that update weights, every value re-encoded). Tied copies get the same zeros.
  */
 function applyMask(t: LoadedTarget, mask: Bitmask, updatesWeights: boolean): { pruned: number; zeros: number; maxPruned: number | null } {
-  const w = t.weights;
+  // On the fp32 bits, branch-free: w &= -bit leaves kept weights and writes +0 over pruned
+  // ones (also over -0, Inf or NaN, which multiplying by 0 would not).
+  const w = new Uint32Array(t.weights.buffer, t.weights.byteOffset, t.count);
   const bits = mask.bits;
   const n = t.count;
-  let pruned = 0;
-  let zeros = 0;
-  let maxPruned = -1;
-  for (let byte = 0; byte < bits.length; byte++) {
-    const b = bits[byte];
-    const base = byte * 8;
-    const end = Math.min(base + 8, n);
-    for (let i = base; i < end; i++) {
-      if ((b >>> (i - base)) & 1) {
-        if (w[i] === 0) zeros++;
-      } else {
-        const a = Math.abs(w[i]);
-        if (a > maxPruned) maxPruned = a;
-        w[i] = 0;
-        pruned++;
-      }
+  let keptZeros = 0;
+  let maxPruned = 0;
+  const aligned = bits.byteOffset % 4 === 0;
+  const words = new Int32Array(bits.buffer, bits.byteOffset, aligned ? n >>> 5 : 0);
+  const whole = words.length * 32;
+  for (let base = 0, wi = 0; base < whole; base += 32, wi++) {
+    const word = words[wi];
+    for (let j = 0; j < 32; j++) {
+      const keep = (word >>> j) & 1;
+      const abs = w[base + j] & 0x7fffffff;
+      const dropped = abs & (keep - 1);
+      if (dropped > maxPruned) maxPruned = dropped;
+      keptZeros += keep & ((abs - 1) >>> 31);
+      w[base + j] &= -keep;
     }
   }
-  zeros += pruned;
+  for (let i = whole; i < n; i++) {
+    const keep = (bits[i >>> 3] >>> (i & 7)) & 1;
+    const abs = w[i] & 0x7fffffff;
+    const dropped = abs & (keep - 1);
+    if (dropped > maxPruned) maxPruned = dropped;
+    keptZeros += keep & ((abs - 1) >>> 31);
+    w[i] &= -keep;
+  }
+  const pruned = mask.pruned();
+  const zeros = keptZeros + pruned;
   const size = elementBytes(t.tensor.dataType)!;
   if (!t.isView) {
-    if (updatesWeights) encodeInto(t.tensor, w, t.bytes);
+    if (updatesWeights) encodeInto(t.tensor, t.weights, t.bytes);
     else zeroBytes(t.bytes, size, mask);
   }
   t.copies.forEach((copy, i) => {
     const { tensor, bytes } = t.copyTensors[i];
     const [rows, cols] = t.shape;
     if (updatesWeights) {
-      const values = copy.transposed ? transpose(w, rows, cols) : w;
+      const values = copy.transposed ? transpose(t.weights, rows, cols) : t.weights;
       encodeInto(tensor, values, bytes);
     } else {
       zeroBytes(bytes, elementBytes(tensor.dataType)!, copy.transposed ? mask.transposed(rows, cols) : mask);
     }
   });
-  return { pruned, zeros, maxPruned: pruned ? maxPruned : null };
+  return { pruned, zeros, maxPruned: pruned ? keyToFloat(maxPruned) : null };
 }
 
 function transpose(w: Float32Array, rows: number, cols: number): Float32Array {

@@ -16,3 +16,4 @@ export * from "./methods/index.ts";
 export * from "./targets.ts";
 export * from "./result.ts";
 export * from "./engine.ts";
+export * from "./reapply.ts";
