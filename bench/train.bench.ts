@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { buildModel } from "../src/models/index.ts";
 import type { Family } from "../src/models/types.ts";
@@ -35,7 +36,9 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
   const rng = new Rng(1);
   const tokens = Int32Array.from({ length: 200_000 }, () => rng.int(vocab));
   const stepSeconds: number[] = [];
+  const stepCpuSeconds: number[] = [];
   let last = performance.now();
+  let lastCpu = process.cpuUsage();
   const r = await finetune({
     model,
     family: c.family,
@@ -49,8 +52,11 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
     onProgress: (e) => {
       if (e.kind !== "step") return;
       const now = performance.now();
+      const cpu = process.cpuUsage(lastCpu);
       stepSeconds.push((now - last) / 1000);
+      stepCpuSeconds.push((cpu.user + cpu.system) / 1e6);
       last = now;
+      lastCpu = process.cpuUsage();
     },
   });
   const loopSeconds = stepSeconds.slice(1).reduce((a, b) => a + b, 0);
@@ -65,6 +71,10 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
     tokensPerSecond: Math.round(r.tokensPerSecond),
     steadyTokensPerSecond: Math.round(steady),
     stepSeconds: stepSeconds.map((s) => Number(s.toFixed(3))),
+    // CPU seconds (all threads) per step: comparable when other work shares the machine.
+    stepCpuSeconds: stepCpuSeconds.map((s) => Number(s.toFixed(3))),
+    loadAverage: os.loadavg()[0],
+    cores: os.cpus().length,
     totalSeconds: Number(r.seconds.toFixed(2)),
     peakRssBytes: peakRssBytes(),
   };
