@@ -76,7 +76,7 @@ export async function preview(args: { head: string[]; base: string[]; out: strin
     await page.goto(pathToFileURL(html).href);
     await page.waitForLoadState("load");
     // As GitHub shows it (details closed), in pages a person can read, and the whole page.
-    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    const height = Number(await page.evaluate("document.documentElement.scrollHeight"));
     for (let y = 0, i = 1; y < height; y += PAGE_HEIGHT, i++) {
       const file = path.join(args.out, `report-page-${i}.png`);
       await page.screenshot({ path: file, fullPage: true, clip: { x: 0, y, width: 1000, height: Math.min(PAGE_HEIGHT, height - y) } });
