@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { main } from "../src/cli.ts";
 import { pathFor, parseSparsities } from "../src/cli/prune.ts";
-import { PruneReportSchema, readMaskFile } from "../src/prune/index.ts";
+import { PruneReportSchema, methodFromSpec, readMaskFile, runId } from "../src/prune/index.ts";
 import { TORCH_EXPORT, skipWithoutShared } from "./helpers/shared-data.ts";
 
 async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
@@ -75,4 +75,14 @@ test("output paths per sparsity and sparsity lists", () => {
   assert.equal(pathFor("out/p-{sparsity}.onnx", 0.7, true), "out/p-0.7.onnx");
   assert.deepEqual(parseSparsities("0.1, 0.5,0.9"), [0.1, 0.5, 0.9]);
   assert.throws(() => parseSparsities("0.5,-1"), /--sparsity/);
+});
+
+test("config method entries map to method and options; run ids are stable", () => {
+  assert.deepEqual(methodFromSpec("magnitude"), { method: "magnitude", options: {} });
+  assert.deepEqual(methodFromSpec({ magnitude: { scope: "global" } }), { method: "magnitude", options: { scope: "global" } });
+  assert.deepEqual(methodFromSpec({ nm: "2:4" }), { method: "nm", options: { pattern: "2:4" } });
+  assert.throws(() => methodFromSpec({ nope: null } as never), /unknown pruning method "nope"/);
+  assert.equal(runId({ method: "nm", options: { pattern: "2:4" }, sparsity: 0.5 }), "nm:2:4@0.5");
+  assert.equal(runId({ method: "magnitude", options: { scope: "global" }, sparsity: 0.3 }), "magnitude:global@0.3");
+  assert.equal(runId({ method: "random", options: {}, sparsity: 0.1 + 0.2 }), "random@0.3");
 });

@@ -17,3 +17,4 @@ export * from "./targets.ts";
 export * from "./result.ts";
 export * from "./engine.ts";
 export * from "./reapply.ts";
+export * from "./spec.ts";
