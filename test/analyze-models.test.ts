@@ -165,8 +165,11 @@ test("external fp32 data read in slices gives the same analysis as the inline fi
     const inline = analyzeWeights({ params: map.params, source: onnxWeightSource(model), label: "inline", clock });
     const source = onnxWeightSource(readModel(file));
     const external = analyzeWeights({ params: map.params, source, label: "external", clock, chunkElements: 50_000 });
-    source.close();
     assert.deepEqual(external, inline);
+    // Layers too large to hold are read twice, slice by slice: same numbers.
+    const twice = analyzeWeights({ params: map.params, source, label: "external", clock, chunkElements: 3000, holdLayerElements: 1000 });
+    assert.deepEqual(twice, inline);
+    source.close();
     const wrong = map.params.map((p) => (p.name === "model.shared.weight" ? { ...p, count: p.count - 1 } : p));
     assert.throws(() => analyzeWeights({ params: wrong, source: onnxWeightSource(model), label: "x" }), /model\.shared\.weight.*the model map says/);
   } finally {

@@ -4,7 +4,7 @@ import { CONVENTION, countParams, isCounted } from "./counts.ts";
 import { ABS_BUCKETS, NON_FINITE_BUCKET, SIGNED_BUCKETS, bitsToFloat, nearestBoundaryKey, thresholdBits } from "./float-bits.ts";
 import { boundaryGrid, chooseLinearBins } from "./grid.ts";
 import { GroupStats, absCumulative, summarize, type Layout } from "./group.ts";
-import { exactMoments, histogramMoments } from "./moments.ts";
+import { addSums, emptySums, exactMoments, histogramMoments, sumsMoments, type Sums } from "./moments.ts";
 import { ResolverBuilder, locateRanks, selectInBucket } from "./resolver.ts";
 import { histogramBits, resolveBits, type Resolver } from "./scan.ts";
 import type { WeightSource } from "./source.ts";
@@ -28,6 +28,11 @@ export interface AnalyzeOptions {
   linearQuantile?: number;
   /** Slice size for tensors outside layers (embeddings), so memory does not follow vocabulary size. */
   chunkElements?: number;
+  /**
+   * Layers up to this many weights are held in memory for their exact median (default 2^27,
+   * 512 MiB as fp32); a larger layer is read a second time instead.
+   */
+  holdLayerElements?: number;
   /** Milliseconds; injected so tests can fix `seconds`. */
   clock?: () => number;
   onProgress?: (doneParams: number, totalParams: number) => void;
@@ -81,11 +86,20 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
   const counted = options.params.filter(isCounted);
   const counts = countParams(options.params);
   const units = groupUnits(counted);
+  const holdLimit = options.holdLayerElements ?? 1 << 27;
   const arenaSize = Math.max(
     0,
-    ...units.map((u) => (u.layer === null ? Math.min(chunk, u.params[0].count) : u.params.reduce((s, p) => s + p.count, 0))),
+    ...units.map((u) => (u.layer !== null && layerElements(u) <= holdLimit ? layerElements(u) : Math.min(chunk, Math.max(0, ...u.params.map((p) => p.count))))),
   );
   const arena = new Float32Array(arenaSize);
+  const forEachSlice = (p: ParamInfo, fn: (data: Float32Array) => void) => {
+    for (let start = 0; start < p.count; start += chunk) {
+      const n = Math.min(chunk, p.count - start);
+      const data = options.source.read(p, start, n, arena);
+      checkLength(options.label, p, data, n);
+      fn(data);
+    }
+  };
   const tensorHist = new Uint32Array(SIGNED_BUCKETS);
 
   const groups = new Map<string, GroupStats>();
@@ -117,7 +131,8 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
   /** After a tensor's bins are complete: moments, scale-free counts, merge into its groups. */
   const cumulative = new Float64Array(ABS_BUCKETS + 1);
   const below = new Float64Array(scaled.length);
-  const finishTensor = (p: ParamInfo, targets: GroupStats[], data: Float32Array | null) => {
+  /** `data` is the whole tensor when it was read in one piece; `sums` its exact sums when small. */
+  const finishTensor = (p: ParamInfo, targets: GroupStats[], data: Float32Array | null, sums: Sums | null) => {
     if (data && p.count <= SMALL_TENSOR) {
       // Norm scales and biases: everything straight from the values, no pass over all bins.
       const m = exactMoments(data);
@@ -127,7 +142,7 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
       mergeTouched(bits, tensorHist, targets);
     } else {
       const hm = histogramMoments(tensorHist);
-      const m = data && p.count <= EXACT_MOMENTS_MAX ? exactMoments(data) : hm;
+      const m = sums ? sumsMoments(sums) : hm;
       if (hm.nonFinite > 0) nonFinite.push({ name: p.name, count: hm.nonFinite });
       tensorCumulative(tensorHist, cumulative);
       scaled.forEach((c, j) => (below[j] = m.std > 0 ? cumulative[nearestBoundaryKey(c * m.std)] : cumulative[1]));
@@ -149,6 +164,7 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
       const p = unit.params[0];
       const targets = groupsOf(p);
       let data: Float32Array | null = null;
+      const sums = p.count <= EXACT_MOMENTS_MAX ? emptySums() : null;
       for (let start = 0; start < p.count; start += chunk) {
         const n = Math.min(chunk, p.count - start);
         data = options.source.read(p, start, n, arena);
@@ -156,26 +172,40 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
         const bits = new Uint32Array(data.buffer, data.byteOffset, n);
         const before = cutKeys.map((k) => tensorHist[k] + tensorHist[k + ABS_BUCKETS]);
         histogramBits(bits, tensorHist);
+        if (sums) addSums(data, sums);
         if (cutKeys.some((k, i) => tensorHist[k] + tensorHist[k + ABS_BUCKETS] !== before[i])) {
           cutCounts.fill(0);
           resolveBits(bits, cutOnly, cutCounts);
           addCuts(targets, cutCounts);
         }
       }
-      finishTensor(p, targets, p.count <= chunk ? data : null);
+      finishTensor(p, targets, p.count <= chunk ? data : null, sums);
       continue;
     }
-    // A layer: hold its tensors until its median bucket is known, then one second look.
+    // A layer: held in memory until its median bucket is known, then one second look. A layer
+    // too large to hold is read a second time instead, slice by slice.
     const layerGroup = group(`layer:${unit.part}:${unit.layer}`);
+    const hold = layerElements(unit) <= holdLimit;
     const views: Float32Array[] = [];
     let offset = 0;
     for (const p of unit.params) {
-      const data = options.source.read(p, 0, p.count, arena.subarray(offset, offset + p.count));
-      checkLength(options.label, p, data, p.count);
-      offset += p.count;
-      views.push(data);
-      histogramBits(new Uint32Array(data.buffer, data.byteOffset, data.length), tensorHist);
-      finishTensor(p, groupsOf(p), data);
+      if (hold) {
+        const data = options.source.read(p, 0, p.count, arena.subarray(offset, offset + p.count));
+        checkLength(options.label, p, data, p.count);
+        offset += p.count;
+        views.push(data);
+        histogramBits(new Uint32Array(data.buffer, data.byteOffset, data.length), tensorHist);
+        finishTensor(p, groupsOf(p), data, p.count <= EXACT_MOMENTS_MAX ? addSums(data, emptySums()) : null);
+      } else {
+        let last: Float32Array | null = null;
+        const sums = p.count <= EXACT_MOMENTS_MAX ? emptySums() : null;
+        forEachSlice(p, (data) => {
+          histogramBits(new Uint32Array(data.buffer, data.byteOffset, data.length), tensorHist);
+          if (sums) addSums(data, sums);
+          last = data;
+        });
+        finishTensor(p, groupsOf(p), p.count <= chunk ? last : null, sums);
+      }
     }
     const n = layerGroup.params;
     const resolver = new ResolverBuilder();
@@ -186,8 +216,9 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
     const built: Resolver = resolver.build();
     unit.params.forEach((p, i) => {
       cutCounts.fill(0);
-      const v = views[i];
-      resolveBits(new Uint32Array(v.buffer, v.byteOffset, v.length), built, cutCounts);
+      const look = (v: Float32Array) => resolveBits(new Uint32Array(v.buffer, v.byteOffset, v.length), built, cutCounts);
+      if (hold) look(views[i]);
+      else forEachSlice(p, look);
       addCuts(groupsOf(p), cutCounts);
     });
     if (located.length > 0 && nonFinite.length === 0) {
@@ -275,6 +306,10 @@ function groupUnits(params: readonly ParamInfo[]): Unit[] {
     unit.params.push(p);
   }
   return units;
+}
+
+function layerElements(unit: Unit): number {
+  return unit.params.reduce((s, p) => s + p.count, 0);
 }
 
 function checkLength(label: string, p: ParamInfo, data: Float32Array, expected: number): void {

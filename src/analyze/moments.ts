@@ -46,7 +46,19 @@ export function histogramMoments(hist: Uint32Array): Moments {
   return finish(count, sum, sumSq, nonFinite);
 }
 
-export function exactMoments(data: Float32Array): Moments {
+/** Running exact sums of a tensor read in slices. */
+export interface Sums {
+  count: number;
+  sum: number;
+  sumSq: number;
+  nonFinite: number;
+}
+
+export function emptySums(): Sums {
+  return { count: 0, sum: 0, sumSq: 0, nonFinite: 0 };
+}
+
+export function addSums(data: Float32Array, into: Sums): Sums {
   let sum = 0;
   let sumSq = 0;
   let count = 0;
@@ -61,7 +73,19 @@ export function exactMoments(data: Float32Array): Moments {
     sum += x;
     sumSq += x * x;
   }
-  return finish(count, sum, sumSq, nonFinite);
+  into.count += count;
+  into.sum += sum;
+  into.sumSq += sumSq;
+  into.nonFinite += nonFinite;
+  return into;
+}
+
+export function sumsMoments(s: Sums): Moments {
+  return finish(s.count, s.sum, s.sumSq, s.nonFinite);
+}
+
+export function exactMoments(data: Float32Array): Moments {
+  return sumsMoments(addSums(data, emptySums()));
 }
 
 function finish(count: number, sum: number, sumSq: number, nonFinite: number): Moments {
