@@ -1,5 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -140,4 +141,43 @@ test("inputs: action.yml declares exactly what readInputs reads; bad values name
   assert.throws(() => readInputs({ "INPUT_RESULTS-STORE": "s3:x" }), /input 'results-store'/);
   assert.deepEqual(parseThresholds("perplexity=2%, latency: 0.1"), { perplexity: 0.02, latency: 0.1 });
   assert.throws(() => parseThresholds("speed=1%"), /input 'thresholds'/);
+});
+
+test("baseline: merge-base-or-run runs the merge base in a worktree when nothing is stored, and stores it", async () => {
+  const s = setup({ mode: "run-and-report", baseline: "merge-base-or-run", "results-store": `dir:${path.join(tmp, "store")}`, "comment-key": "base-run", "all-configs": "true" });
+  const git = (...args: string[]) => execFileSync("git", ["-C", s.ws, ...args], { encoding: "utf8" }).trim();
+  git("init", "-q");
+  git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "root");
+  writeFileSync(path.join(s.ws, "models/gpt2.yml"), "name: gpt2\n# ppl 20\n");
+  rmSync(path.join(s.ws, "models/bert.yml"));
+  git("add", "models");
+  git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base");
+  const base = git("rev-parse", "HEAD");
+  writeFileSync(path.join(s.ws, "models/gpt2.yml"), "name: gpt2\n# ppl 30\n");
+  git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "head");
+  const head = git("rev-parse", "HEAD");
+  writeFileSync(s.env.GITHUB_EVENT_PATH!, JSON.stringify({ pull_request: { number: 8, head: { sha: head, repo: { full_name: "octo/models" } }, base: { sha: base, ref: "main" } } }));
+  // A pipeline whose perplexity is what the config says, so base and head differ.
+  const seen: string[] = [];
+  const runConfigs = async (options: RunConfigsOptions) => {
+    for (const config of options.configs) {
+      seen.push(config);
+      const ppl = Number(/ppl (\d+)/.exec(readFileSync(config, "utf8"))![1]);
+      mkdirSync(options.outDir, { recursive: true });
+      writeFileSync(path.join(options.outDir, "gpt2.json"), JSON.stringify(makeResult({ model: "gpt2", ppl: { "dense@0": ppl } })));
+    }
+  };
+  const code = await runAction({ env: s.env, runConfigs, log: s.log });
+  assert.equal(code, 2, s.lines.join("\n")); // +50% perplexity: a regression, and fail-on-regression is on
+  assert.equal(seen.length, 2);
+  assert.ok(!seen[1].startsWith(s.ws), "the base ran in a worktree outside the workspace");
+  assert.ok(s.lines.some((l) => l.startsWith(`running 1 config(s) at the merge base ${base.slice(0, 12)}`)));
+  const comment = gh.comments.get(8)!.find((c) => c.body.startsWith("<!-- prunebench-report:base-run -->"))!;
+  assert.match(comment.body, /regression/);
+  const verdict = JSON.parse(readFileSync(path.join(s.ws, "out/report/verdict.json"), "utf8")) as { comparisons: Array<{ metric: string; state: string; base: number; head: number }> };
+  assert.deepEqual(verdict.comparisons.filter((c) => c.metric === "perplexity").map((c) => [c.state, c.base, c.head]), [["regression", 20, 30]]);
+  const stored = JSON.parse(readFileSync(path.join(tmp, "store/results", base, "cpu-abc123/gpt2.json"), "utf8"));
+  assert.equal(stored.commit, base);
+  assert.ok(existsSync(path.join(tmp, "store/results", head, "cpu-abc123/gpt2.json")));
+  assert.equal(git("worktree", "list").split("\n").length, 1, "the worktree is removed");
 });
