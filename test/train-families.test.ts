@@ -60,3 +60,9 @@ test("early stop keeps the best weights", async () => {
   const best = Math.min(...r.validation.map((v) => v.loss));
   assert.equal(r.final.loss, best);
 });
+
+test("without validation tokens the last 10% of the stream is held out", async () => {
+  const r = await finetune({ model: tiny("decoder"), family: "decoder", tokens: tokens.subarray(0, 4000), steps: 1, lr: 1e-3, batch: 2, seqLen: 16, evalBatches: 2 });
+  assert.equal(r.initial.tokens, 2 * 2 * 16);
+  assert.equal(r.steps, 1);
+});

@@ -95,6 +95,10 @@ export function trainModel(options: TrainOptions): Promise<TrainResult> {
   return finetune(options);
 }
 
+/**
+ * Fine-tunes (or trains) `o.model`. Its external weights are read into memory once; the model
+ * passed in is otherwise left as it was, and the result is a new model sharing its graph.
+ */
 export async function finetune(o: TrainOptions): Promise<TrainResult> {
   const started = process.hrtime.bigint();
   const vocab = o.vocab ?? logitsVocab(findLogitsOutput(o.model, o.logits));
@@ -103,8 +107,10 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   let valid = o.validTokens;
   if (!valid) {
     const cut = Math.floor(o.tokens.length * 0.9);
-    valid = Array.prototype.slice.call(o.tokens, cut) as number[];
-    train = Array.prototype.slice.call(o.tokens, 0, cut) as number[];
+    const part = (a: number, b?: number): ArrayLike<number> =>
+      ArrayBuffer.isView(o.tokens) ? (o.tokens as unknown as Int32Array).subarray(a, b) : (Array.prototype.slice.call(o.tokens, a, b) as number[]);
+    valid = part(cut);
+    train = part(0, cut);
   }
   const batchOptions: BatchOptions = { family: o.family, seqLen: o.seqLen, vocab, maskToken: o.maskToken, decoderStart: o.decoderStart };
   const rng = new Rng(o.seed ?? 0);
