@@ -6,9 +6,16 @@
 export interface RunConfigsOptions {
   configs: string[];
   outDir: string;
-  providers?: Array<"cpu" | "cuda">;
+  /** Stamped into each result: the commit measured and the matrix shard. */
+  commit?: string | null;
   shard?: string;
-  log?: (message: string) => void;
+  /** The Action renders its own report from every shard, with the stored baseline. */
+  report?: boolean;
+  /**
+   * Providers to keep to (CPU after a CUDA install fell back). src/pipeline does not take
+   * this yet: there each config's eval.latency.providers decides.
+   */
+  providers?: Array<"cpu" | "cuda">;
 }
 
 export type RunConfigs = (options: RunConfigsOptions) => Promise<unknown>;

@@ -31,7 +31,7 @@ export async function runBase(options: { context: ActionContext; inputs: ActionI
     const configs = globFiles(tree, inputs.configs);
     log.info(`running ${configs.length} config(s) at the merge base ${commit.slice(0, 12)}`);
     const out = path.join(tmp, "out");
-    await options.runConfigs({ configs: configs.map((c) => path.join(tree, c)), outDir: out, providers: inputs.providers === "auto" ? undefined : inputs.providers, log: log.info });
+    await options.runConfigs({ configs: configs.map((c) => path.join(tree, c)), outDir: out, commit, report: false, providers: inputs.providers === "auto" ? undefined : inputs.providers });
     return readResultFiles(out).map((f) => ({ ...f.result, commit }));
   } finally {
     try {

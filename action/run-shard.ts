@@ -68,7 +68,8 @@ export async function runShard(options: RunShardOptions): Promise<ShardOutput> {
     outDir: workDir,
     providers,
     shard: inputs.shard,
-    log: log.info,
+    commit: manifest.commit,
+    report: false,
   });
   const files: string[] = [];
   for (const { result } of readResultFiles(workDir)) {

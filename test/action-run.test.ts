@@ -9,7 +9,8 @@ import { parse } from "yaml";
 import { FakeGitHub, makeResult } from "./helpers/fake-github.ts";
 import { runAction } from "../action/run-action.ts";
 import { INPUT_NAMES, readInputs, parseThresholds } from "../action/inputs.ts";
-import type { RunConfigsOptions } from "../action/pipeline.ts";
+import { loadRunConfigs, type RunConfigsOptions } from "../action/pipeline.ts";
+import type { RunConfigsOptions as PipelineOptions } from "../src/pipeline/index.ts";
 import type { Logger } from "../action/log.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -180,4 +181,12 @@ test("baseline: merge-base-or-run runs the merge base in a worktree when nothing
   assert.equal(stored.commit, base);
   assert.ok(existsSync(path.join(tmp, "store/results", head, "cpu-abc123/gpt2.json")));
   assert.equal(git("worktree", "list").split("\n").length, 1, "the worktree is removed");
+});
+
+test("run mode loads src/pipeline's runConfigs, and what it passes fits that function's options", async () => {
+  const runConfigs = await loadRunConfigs();
+  assert.equal(typeof runConfigs, "function");
+  const ours: RunConfigsOptions = { configs: [], outDir: tmp, commit: HEAD, shard: "s", report: false };
+  const theirs: PipelineOptions = ours;
+  assert.equal(theirs.report, false);
 });
