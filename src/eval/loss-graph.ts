@@ -28,7 +28,7 @@ import { DataType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 
-export const IGNORE_INDEX = -100;
+export const IGNORE_INDEX: number = -100;
 
 export interface LossGraphOptions {
   family: Family;
