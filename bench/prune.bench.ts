@@ -43,7 +43,7 @@ async function measure(options: BuildOptions): Promise<Record<string, unknown>> 
       maxBuffer: 16 << 20,
     });
     if (run.status !== 0) throw new Error(`pruning child exited ${run.status}: ${run.stdout.slice(-500)}`);
-    const measured = JSON.parse(run.stdout.trim().split("\n").pop()!) as { seconds: number; cpuSeconds: number; peakRssBytes: number; result: Record<string, unknown> & { seconds: Record<string, number>; params: number } };
+    const measured = JSON.parse(run.stdout.trim().split("\n").pop()!) as { seconds: number; cpuSeconds: number; peakRssBytes: number; result: Record<string, unknown> & { seconds: Record<string, number>; cpuSeconds?: Record<string, number>; params: number } };
     const r = measured.result;
     return {
       preset: options.preset,
@@ -60,6 +60,7 @@ async function measure(options: BuildOptions): Promise<Record<string, unknown>> 
       cpuSeconds: round(measured.cpuSeconds),
       loadAverage: os.loadavg().map(round),
       stages: Object.fromEntries(Object.entries(r.seconds).map(([k, v]) => [k, round(v)])),
+      cpuStages: Object.fromEntries(Object.entries(r.cpuSeconds ?? {}).map(([k, v]) => [k, round(v)])),
       peakRssBytes: measured.peakRssBytes,
       peakRssOverWeights: round(measured.peakRssBytes / weightBytes),
       met: measured.seconds < 5 && measured.peakRssBytes < 1.5 * weightBytes,

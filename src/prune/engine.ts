@@ -35,6 +35,10 @@ export interface PrunedModel {
 }
 
 const now = () => performance.now() / 1000;
+const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 
 /**
  * Prunes a model in memory: the targets' bytes in `model` are zeroed in place, so writing
@@ -43,6 +47,7 @@ const now = () => performance.now() / 1000;
  */
 export async function pruneModel(model: OnnxModel, map: ModelMap, options: PruneOptions): Promise<PrunedModel> {
   const start = now();
+  const cpuStart = cpuNow();
   const log = options.log ?? (() => {});
   const method = getMethod(options.method);
   const parsed = method.parseOptions(options.options ?? {});
@@ -50,10 +55,12 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
   const groups = chooseTargets(map, options.patterns);
   const targets = loadTargets(model, groups);
   const loaded = now();
+  const cpuLoaded = cpuNow();
   log(`${method.name}: ${targets.length} tensors, ${targets.reduce((n, t) => n + t.count, 0)} weights, sparsity ${sparsity}`);
   const seed = options.seed ?? 0;
   const masks = await method.selectMasks(targets, { sparsity, options: parsed }, { model, map, seed, log, calibration: options.calibration });
   const selected = now();
+  const cpuSelected = cpuNow();
   const matrices: PrunedMatrix[] = [];
   const entries: MaskEntry[] = [];
   let maxPruned: number | null = null;
@@ -77,6 +84,7 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
     entries.push({ name: t.name, shape: t.shape, mask, copies: t.copies });
   }
   const applied = now();
+  const cpuApplied = cpuNow();
   const params = matrices.reduce((n, m) => n + m.count, 0);
   const zeros = matrices.reduce((n, m) => n + m.zeros, 0);
   const result: PruneResult = {
@@ -96,6 +104,7 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
     maxPrunedMagnitude: maxPruned,
     matrices,
     seconds: { load: loaded - start, select: selected - loaded, apply: applied - selected },
+    cpuSeconds: { load: cpuLoaded - cpuStart, select: cpuSelected - cpuLoaded, apply: cpuApplied - cpuSelected },
     warnings: [],
   };
   return { result, masks: entries };
@@ -191,25 +200,31 @@ export interface PruneFileOptions extends PruneOptions {
  */
 export async function pruneFile(options: PruneFileOptions): Promise<PruneResult> {
   const start = now();
+  const cpuStart = cpuNow();
   if (path.resolve(options.input) === path.resolve(options.output)) {
     throw new PruneError(`--out ${options.output} is the input model; write the pruned model to a new file`);
   }
   const model = readModel(options.input);
   const map = typeof options.map === "function" ? options.map(model) : (options.map ?? mapModel(model));
   const read = now();
+  const cpuRead = cpuNow();
   const { result, masks } = await pruneModel(model, map, options);
   const written = now();
+  const cpuPruned = cpuNow();
   writeModel(model, options.output, { externalData: options.externalData ?? "auto" });
   const modelWritten = now();
+  const cpuWritten = cpuNow();
   if (options.mask) {
     writeMaskFile(options.mask, masks, { model: path.basename(options.input), method: result.method, options: result.options, sparsity: result.sparsity });
   }
   const end = now();
+  const cpuEnd = cpuNow();
   return {
     ...result,
     output: options.output,
     mask: options.mask ?? null,
     seconds: { read: read - start, ...result.seconds, write: modelWritten - written, mask: end - modelWritten, total: end - start },
+    cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, write: cpuWritten - cpuPruned, mask: cpuEnd - cpuWritten, total: cpuEnd - cpuStart },
   };
 }
 

@@ -41,6 +41,8 @@ export const PruneResultSchema = z.object({
   maxPrunedMagnitude: z.number().nullable().default(null),
   matrices: z.array(PrunedMatrixSchema),
   seconds: z.record(z.string(), z.number().nonnegative()),
+  /** CPU seconds (user + system) of the same stages: on a busy machine, wall time mostly measures the neighbours. */
+  cpuSeconds: z.record(z.string(), z.number().nonnegative()).optional(),
   warnings: z.array(z.string()).default([]),
 });
 export type PruneResult = z.infer<typeof PruneResultSchema>;
