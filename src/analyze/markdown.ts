@@ -1,4 +1,4 @@
-import QuickChart from "quickchart-js";
+import quickchartModule from "quickchart-js";
 import { markdownTable } from "markdown-table";
 import type { Analysis, Histogram } from "../results/analysis.ts";
 
@@ -7,6 +7,11 @@ export interface NamedAnalysis {
   name: string;
   analysis: Analysis;
 }
+
+// quickchart-js's types read as CommonJS (the class under `.default`); at run time the ESM
+// default export is the class itself: take whichever is there.
+type QuickChartClass = typeof quickchartModule.default;
+const QuickChart = ("default" in quickchartModule ? quickchartModule.default : quickchartModule) as QuickChartClass;
 
 const COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"];
 
