@@ -59,7 +59,10 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
   for (const w of warnings) log.warning(w);
   log.info(`${files.length} result file(s) from ${new Set(files.map((f) => f.result.shard ?? "")).size} shard(s): ${results.length} model(s)`);
 
+  const failedBefore = failures.length;
   const target = await attempt("finding the pull request", () => pullTarget(options));
+  // Results whose PR could not be confirmed are reported in the job only, never posted or stored.
+  const unconfirmed = failures.length > failedBefore;
   const commit = target?.headSha ?? resultCommit(context);
   const fingerprints = [...new Set(results.map((r) => r.runner.fingerprint))];
   const store = await attempt("opening the results store", async () => openStore(inputs.store, { octokit, owner: context.owner, repo: context.repo, log: log.info }));
@@ -120,6 +123,10 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
   core.setOutput("report-path", reportPath);
   log.info(report.title);
 
+  if (unconfirmed) {
+    log.error("the pull request of these results could not be confirmed: nothing stored, commented or checked");
+    return { report, reportPath, failures };
+  }
   if (store && results.length && canWrite(context)) {
     await attempt(`saving results to the ${store.description}`, () => save(store, commit, results, log));
   }

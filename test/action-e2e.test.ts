@@ -182,10 +182,13 @@ test("fork-safe: a workflow_run job posts on the PR named in the artifact only w
 
   // An artifact that names another PR (whose head is elsewhere) is refused.
   gh.pulls.set(6, { headSha: "e".repeat(40), baseSha: BASE, baseRef: "main" });
+  const checksBefore = gh.checkRuns.length;
   const evil = await runEntry(workspace({ ...shards(25), "results/shard-0/prunebench-run.json": { ...manifest, pull: 6 } }), { event, eventName: "workflow_run" });
   assert.equal(evil.code, 1);
   assert.match(evil.stdout, /refusing to post them there/);
   assert.equal(gh.comments.get(6), undefined);
+  assert.match(evil.stdout, /nothing stored, commented or checked/);
+  assert.equal(gh.checkRuns.length, checksBefore);
   assert.ok(evil.summary.includes("### Model: gpt2"), "the summary is still written");
 
   // A result file that fails the schema stops the job with the file and field named.
