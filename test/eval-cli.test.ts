@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { evalCommand, jobFromOptions } from "../src/cli/eval.ts";
 import { runInWorker } from "../src/eval/worker-client.ts";
+import { readDatasetText } from "../src/eval/dataset.ts";
 import { createProgram } from "../src/cli.ts";
 import { PerplexitySchema, RunnerSchema } from "../src/results/schema.ts";
 import { SHARED_TOKENIZERS, TORCH_EXPORT, WIKITEXT_RAW, skipWithoutShared } from "./helpers/shared-data.ts";
@@ -21,6 +22,14 @@ test("eval options: perplexity needs a tokenizer and a dataset; bad numbers are 
   assert.equal(job.perplexity, undefined);
   assert.deepEqual(job.latency?.batch, [1, 8]);
   assert.deepEqual(job.latency?.seqLen, [128, 512]);
+});
+
+test("datasets: files, folders and src/data corpus references, with clear errors", async () => {
+  const bundled = await readDatasetText("bundled/test");
+  assert.equal(bundled.label, "bundled/test");
+  assert.ok(bundled.text.length > 10_000);
+  await assert.rejects(readDatasetText("/nonexistent/wiki.txt"), /dataset \/nonexistent\/wiki\.txt: not found/);
+  await assert.rejects(readDatasetText("nope/test"), /unknown dataset "nope"/);
 });
 
 test("a job in a worker thread reports progress, and a stop request (what SIGINT sends) ends it with a partial result", { skip: skipWithoutShared(TORCH_EXPORT.gpt2, gpt2Tok, wiki) }, async () => {

@@ -71,7 +71,7 @@ export function jobFromOptions(model: string, options: EvalCommandOptions): Eval
   };
   if (wantPerplexity) {
     if (!options.tokenizer) throw new UsageError("--perplexity needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder>");
-    if (!options.dataset) throw new UsageError("--perplexity needs --dataset <text file | folder>");
+    if (!options.dataset) throw new UsageError("--perplexity needs --dataset <text file | folder | bundled/test | wikitext-2-raw/test>");
     job.perplexity = {
       tokenizer: options.tokenizer,
       dataset: options.dataset,
@@ -159,7 +159,7 @@ export function register(program: Command): void {
     .command("eval <model>")
     .description("perplexity (token, word, bits per byte) and latency of a model")
     .option("--tokenizer <file>", "tokenizer.json, vocab.json (+ merges.txt) or vocab.txt, or a folder holding one")
-    .option("--dataset <ref>", "evaluation text: a file, or a folder holding wiki.test.raw / test.txt")
+    .option("--dataset <ref>", "evaluation text: a file, a folder holding wiki.test.raw / test.txt, or bundled/<split>, wikitext-2-raw/<split>, <folder>:<split>")
     .option("--dataset-name <name>", "name recorded in the result (default: the file path)")
     .option("--perplexity", "measure perplexity (the default when --dataset is given)")
     .option("--latency", "measure latency")

@@ -76,8 +76,8 @@ export async function runEvalJob(job: EvalJob, hooks: { shouldStop?: () => boole
   if (job.perplexity) {
     const p = job.perplexity;
     const tokenizer = loadTokenizer(p.tokenizer);
-    const { file, text } = readDatasetText(p.dataset);
-    const result = await evaluatePerplexity(model, tokenizer, text, p.datasetName ?? file, {
+    const { label, text } = await readDatasetText(p.dataset);
+    const result = await evaluatePerplexity(model, tokenizer, text, p.datasetName ?? label, {
       ...p,
       family,
       provider,
