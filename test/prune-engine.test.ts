@@ -19,7 +19,7 @@ function writeTiny(dir: string, options: Parameters<typeof tinyModel>[0] = {}) {
 }
 
 async function run(file: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1 });
   const x = new ort.Tensor("float32", Float32Array.from({ length: 3 * IN }, (_, i) => Math.sin(i + 1)), [3, IN]);
   const ids = new ort.Tensor("int64", BigInt64Array.from([0n, 5n, 7n]), [3]);
   const out = await session.run({ x, ids });
