@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadTokenizer, type LoadedTokenizer } from "../src/eval/tokenizer.ts";
@@ -57,6 +57,38 @@ test("vocab.json + merges.txt and tokenizer.json agree on a WikiText slice", { s
 test("the WikiText-2 test split as HF rows joined by \\n\\n is 287,644 GPT-2 tokens, as in the HF perplexity guide", { skip: skipWithoutShared(gpt2Dir, WIKITEXT_RAW) }, () => {
   const text = readFileSync(path.join(WIKITEXT_RAW, "wiki.test.raw"), "utf8");
   assert.equal(loadTokenizer(path.join(gpt2Dir, "tokenizer.json")).encode(joinHfRows(text)).length, 287_644);
+});
+
+test("Unigram (SentencePiece as T5/Pegasus): the best-scoring segmentation, mask and eos found", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-unigram-"));
+  try {
+    const special = (id: number, content: string) => ({ id, content, special: true, single_word: false, lstrip: false, rstrip: false, normalized: false });
+    const metaspace = { type: "Metaspace", replacement: "\u2581", add_prefix_space: true, prepend_scheme: "always" };
+    const pieces: [string, number][] = [["<pad>", 0], ["</s>", 0], ["<unk>", 0], ["<mask_1>", 0], ["\u2581", -2], ["\u2581prun", -3], ["ing", -3], ["\u2581pruning", -2.5], ["\u2581is", -2], ["\u2581fun", -2.5], ["s", -4]];
+    writeFileSync(
+      path.join(dir, "tokenizer.json"),
+      JSON.stringify({
+        version: "1.0",
+        truncation: null,
+        padding: null,
+        added_tokens: [special(0, "<pad>"), special(1, "</s>"), special(2, "<unk>"), special(3, "<mask_1>")],
+        normalizer: null,
+        pre_tokenizer: metaspace,
+        post_processor: null,
+        decoder: metaspace,
+        model: { type: "Unigram", unk_id: 2, vocab: pieces },
+      }),
+    );
+    const tok = loadTokenizer(dir);
+    assert.equal(tok.kind, "unigram");
+    assert.equal(tok.vocabSize, pieces.length);
+    assert.deepEqual({ pad: tok.specials.pad, eos: tok.specials.eos, mask: tok.specials.mask }, { pad: 0, eos: 1, mask: 3 });
+    // "\u2581pruning" (-2.5) beats "\u2581prun" + "ing" (-6).
+    assert.deepEqual(tok.encode("pruning is fun"), [7, 8, 9]);
+    assert.deepEqual(tok.encode("prunings"), [7, 10]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });
 
 test("bad tokenizer files give errors naming the file", () => {
