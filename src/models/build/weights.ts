@@ -66,6 +66,12 @@ function bytesOf(a: Float32Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(a.buffer as ArrayBuffer, a.byteOffset, a.byteLength);
 }
 
-export function tensorOf(spec: WeightSpec, fields: Partial<TensorProto>): TensorProto {
+export interface TensorFields {
+  rawData?: TensorProto["rawData"];
+  dataLocation?: TensorProto["dataLocation"];
+  externalData?: TensorProto["externalData"];
+}
+
+export function tensorOf(spec: WeightSpec, fields: TensorFields): TensorProto {
   return create(TensorProtoSchema, { name: spec.name, dataType: spec.dataType, dims: spec.shape.map((d) => BigInt(d)), ...fields });
 }
