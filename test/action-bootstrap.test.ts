@@ -41,7 +41,7 @@ test("detectGpu reads nvidia-smi, and is null without it or when forced to CPU",
   try {
     writeFileSync(path.join(bin, "nvidia-smi"), "#!/bin/sh\necho 'NVIDIA H200, 570.124.06'\necho 'NVIDIA H200, 570.124.06'\n");
     chmodSync(path.join(bin, "nvidia-smi"), 0o755);
-    const { detectGpu } = (await import("../action/bootstrap.js")) as { detectGpu: () => { name: string; driver: string } | null };
+    const { detectGpu } = await import("../action/bootstrap.js");
     process.env.PATH = `${bin}:${saved.PATH}`;
     assert.deepEqual(detectGpu(), { name: "NVIDIA H200", driver: "570.124.06" });
     process.env.PRUNEBENCH_FORCE_CPU = "true";
