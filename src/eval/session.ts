@@ -12,7 +12,7 @@ import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { elementBytes } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
 import { MAX_INLINE_MODEL_BYTES } from "../onnx/model.ts";
-import { DataLocation, elementCount, isExternal, tensorBytes, tensorShape } from "../onnx/tensor.ts";
+import { DataLocation, elementCount, externalDataRef, isExternal, tensorBytes, tensorShape } from "../onnx/tensor.ts";
 
 export type Provider = "cpu" | "cuda";
 
@@ -65,9 +65,10 @@ function providerOptions(provider: Provider, threads?: number): ort.InferenceSes
 }
 
 /**
- * Creates a session for a model held in memory. A model with external data is written (graph
- * only) into a temporary folder beside links to its data files, because onnxruntime resolves
- * external data against the model's path and a model given as bytes has none.
+ * Creates a session for a model held in memory (a loss-graph copy, a pruned model). A model
+ * with external data has its graph written to a temporary file beside its data, because
+ * onnxruntime resolves external data against the model file's folder, and a model given as
+ * bytes has none; where that folder is read-only, the weights are loaded inline instead.
  */
 export async function createSession(model: OnnxModel, options: SessionOptions = {}): Promise<CreatedSession> {
   let provider: Provider = options.provider ?? "cpu";
@@ -81,6 +82,9 @@ export async function createSession(model: OnnxModel, options: SessionOptions = 
   }
   const bytes = () => toBinary(ModelProtoSchema, model.proto);
   const external = graphOf(model).initializer.filter(isExternal);
+  // The same checks as every read (no location leaving the model's folder, bytes in bounds),
+  // before onnxruntime is pointed at the files.
+  for (const t of external) externalDataRef(model, t, elementCount(tensorShape(model, t)) * (elementBytes(t.dataType) ?? 0));
   const start = performance.now();
   let session: ort.InferenceSession;
   const create = async (p: Provider) => {
