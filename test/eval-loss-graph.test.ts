@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { readModel } from "../src/onnx/index.ts";
+import { readModel, writeModel } from "../src/onnx/index.ts";
 import { graphOf } from "../src/onnx/model.ts";
 import { addLossGraph, IGNORE_INDEX } from "../src/eval/loss-graph.ts";
 import { createSession } from "../src/eval/session.ts";
@@ -75,6 +77,30 @@ test("loss graph works on an fp16 model with external data (cast to fp32 before 
   assert.ok(mean > 9.5 && mean < 11.2, `mean nll ${mean}`);
   assert.equal(nll[5], 0);
   await session.release();
+});
+
+test("a loss graph over external data in a writable folder runs from a graph file written beside the data, then removed", { skip: skipWithoutShared(TORCH_EXPORT.gpt2) }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-loss-ext-"));
+  try {
+    writeModel(readModel(TORCH_EXPORT.gpt2), path.join(dir, "model.onnx"), { externalData: "always" });
+    const external = readModel(path.join(dir, "model.onnx"));
+    const S = 8;
+    const feeds = {
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.slice(0, S), BigInt), [1, S]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(S).fill(1n), [1, S]),
+      labels: new ort.Tensor("int64", BigInt64Array.from([...ids.slice(1, S), -100], BigInt), [1, S]),
+    };
+    const results: Float32Array[] = [];
+    for (const model of [external, readModel(TORCH_EXPORT.gpt2)]) {
+      const { session } = await createSession(addLossGraph(model, { family: "decoder" }).model);
+      results.push((await session.run(feeds)).nll!.data as Float32Array);
+      await session.release();
+    }
+    assert.deepEqual(results[0], results[1]);
+    assert.deepEqual(readdirSync(dir).sort(), ["model.onnx", "model.onnx.data"]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });
 
 test("loss graph refuses a model without the family's inputs", { skip: skipWithoutShared(TORCH_EXPORT.gpt2) }, () => {
