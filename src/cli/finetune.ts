@@ -89,7 +89,7 @@ export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptio
   if (o.command) {
     const result = await runExternalTrainer({ command: o.command, model: path.resolve(modelFile), out: path.resolve(o.out), masks });
     console.error(`finetune: external trainer done in ${result.seconds.toFixed(1)} s; masks re-applied to ${result.reapplied} weights${result.sparsity ? `, sparsity ${result.sparsity.sparsity.toFixed(4)}` : ""}`);
-    const summary = { model: modelFile, out: o.out, external: true, ...result };
+    const summary = { model: modelFile, external: true, ...result };
     if (o.json) writeJsonAtomic(o.json, summary);
     return summary;
   }

@@ -61,7 +61,7 @@ function isConstant(a: Float32Array): boolean {
   return true;
 }
 
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array<ArrayBuffer> {
   const out = new Float32Array(data.length);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
   return out;

@@ -284,7 +284,7 @@ function initialStates(model: OnnxModel, graph: TrainingGraph, masks?: Masks): P
 /** The inference model with new weights (tied copies rewritten from their originals); the input model is not modified. */
 export function withWeights(model: OnnxModel, values: Map<string, Float32Array>, tied: TiedCopy[]): OnnxModel {
   const graph = graphOf(model);
-  const replaced = (t: TensorProto, data: Float32Array) =>
+  const replaced = (t: TensorProto, data: Float32Array<ArrayBuffer>) =>
     create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   const initializer = graph.initializer.map((t) => {
     const v = values.get(t.name);
