@@ -2,6 +2,7 @@ import type { Config } from "../config/schema.ts";
 import { getMethod } from "../prune/registry.ts";
 import { methodFromSpec, runId } from "../prune/spec.ts";
 import "../prune/methods/index.ts";
+import "../prune/calibrated/index.ts";
 
 /** One (method, options, sparsity) point of a config's pruning sweep. */
 export interface PlannedRun {

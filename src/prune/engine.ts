@@ -15,6 +15,7 @@ import { keyToFloat } from "./select.ts";
 import { chooseTargets, type TargetPatterns } from "./targets.ts";
 import type { PruneMethod } from "./types.ts";
 import "./methods/index.ts";
+import "./calibrated/index.ts";
 
 export interface PruneOptions {
   method: string;

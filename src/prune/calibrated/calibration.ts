@@ -1,0 +1,164 @@
+/**
+ * Calibration: the statistics of each target matrix's input activations that calibrated
+ * methods need, computed INSIDE the graph so only [in] or [in, in] tensors leave onnxruntime.
+ * For a MatMul weight W [in, out] read as X @ W, the input X [..., in] is reshaped to
+ * [tokens, in] and reduced: ReduceSumSquare over tokens for Wanda's ||X_j||^2, and
+ * X^T X for SparseGPT's Hessian. Matrices that read the same X share one reduction.
+ */
+import { create } from "@bufbuild/protobuf";
+import { TensorProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, type GraphProto } from "onnx-buf";
+import * as ort from "onnxruntime-node";
+import type { Family } from "../../models/types.ts";
+import { DataType } from "../../onnx/dtype.ts";
+import { addGraphOutputs, addInitializer, addNode, cloneModel, consumers } from "../../onnx/graph.ts";
+import { graphOf, type OnnxModel } from "../../onnx/model.ts";
+import { createSession } from "../../eval/session.ts";
+import { PruneError } from "../errors.ts";
+import type { PruneTarget } from "../types.ts";
+
+/** What the pipeline (or a caller) passes as PruneContext.calibration. */
+export interface CalibrationData {
+  /** Token ids of the calibration split. */
+  tokens: ArrayLike<number>;
+  /** Windows drawn (default 128, as the Wanda and SparseGPT papers). */
+  samples: number;
+  seqLen: number;
+  seed: number;
+  family: Family;
+}
+
+export function asCalibration(value: unknown, method: string): CalibrationData {
+  const c = value as Partial<CalibrationData> | undefined;
+  if (!c || !c.tokens || !c.samples || !c.seqLen || !c.family) {
+    throw new PruneError(`${method} needs calibration data (token ids, samples, seq_len): run it from a config with prune.calibration, or pass --calibration <dataset>`);
+  }
+  return c as CalibrationData;
+}
+
+export type StatKind = "sqnorm" | "hessian";
+
+/** Statistics of one activation that one or more targets read. */
+export interface InputStats {
+  input: string;
+  /** Input dimension (rows of an [in, out] weight). */
+  size: number;
+  /** Sum over calibration tokens of x_j^2 (sqnorm) or of x x^T (hessian, row-major [in, in]). */
+  values: Float64Array;
+  tokens: number;
+}
+
+/** The activation each target multiplies, so targets can be grouped by shared input. */
+export function targetInputs(model: OnnxModel, targets: readonly PruneTarget[]): Map<string, string> {
+  const uses = consumers(graphOf(model));
+  const out = new Map<string, string>();
+  for (const t of targets) {
+    const node = (uses.get(t.name) ?? []).find((n) => (n.opType === "MatMul" && n.input[1] === t.name) || (n.opType === "Gemm" && n.input[1] === t.name));
+    if (!node) throw new PruneError(`${t.name}: calibrated pruning needs the weight to be the second input of a MatMul or Gemm`);
+    out.set(t.name, node.input[0]);
+  }
+  return out;
+}
+
+function opset(model: OnnxModel): number {
+  return Number(model.proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 13);
+}
+
+function int64(graph: GraphProto, name: string, values: number[]): string {
+  const data = new BigInt64Array(values.map(BigInt));
+  addInitializer(graph, create(TensorProtoSchema, { name, dims: [BigInt(values.length)], dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) }));
+  return name;
+}
+
+function floatOutput(name: string, dims: number[]) {
+  return create(ValueInfoProtoSchema, {
+    name,
+    type: create(TypeProtoSchema, {
+      value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => ({ value: { case: "dimValue" as const, value: BigInt(d) } })) } }) },
+    }),
+  });
+}
+
+/**
+ * Adds the reductions for each activation to a clone of the model (weights shared) and runs
+ * it over the calibration windows, summing in float64.
+ */
+export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<string, number>, kind: StatKind, calibration: CalibrationData, log: (m: string) => void = () => {}): Promise<Map<string, InputStats>> {
+  const copy = cloneModel(model);
+  const graph = graphOf(copy);
+  const version = opset(copy);
+  const outputs = new Map<string, string>();
+  let k = 0;
+  for (const [input, size] of inputs) {
+    const flat = addNode(graph, { opType: "Reshape", inputs: [input, int64(graph, `pb_calib_shape_${k}`, [-1, size])], name: `pb_calib_flat_${k}` }).output[0];
+    let reduced: string;
+    if (kind === "sqnorm") {
+      reduced =
+        version >= 18
+          ? addNode(graph, { opType: "ReduceSumSquare", inputs: [flat, int64(graph, `pb_calib_axes_${k}`, [0])], attributes: { keepdims: 0 }, name: `pb_calib_sq_${k}` }).output[0]
+          : addNode(graph, { opType: "ReduceSumSquare", inputs: [flat], attributes: { axes: [0], keepdims: 0 }, name: `pb_calib_sq_${k}` }).output[0];
+    } else {
+      const t = addNode(graph, { opType: "Transpose", inputs: [flat], attributes: { perm: [1, 0] }, name: `pb_calib_t_${k}` }).output[0];
+      reduced = addNode(graph, { opType: "MatMul", inputs: [t, flat], name: `pb_calib_xtx_${k}` }).output[0];
+    }
+    addGraphOutputs(graph, [floatOutput(reduced, kind === "sqnorm" ? [size] : [size, size])], copy.file);
+    outputs.set(input, reduced);
+    k++;
+  }
+  const { session } = await createSession(copy);
+  try {
+    const stats = new Map<string, InputStats>();
+    for (const [input, size] of inputs) stats.set(input, { input, size, values: new Float64Array(kind === "sqnorm" ? size : size * size), tokens: 0 });
+    const windows = calibrationWindows(calibration);
+    const fetches = [...outputs.values()];
+    for (const [i, window] of windows.entries()) {
+      const result = await session.run(feedsFor(session, window, calibration.family), fetches);
+      for (const [input, out] of outputs) {
+        const s = stats.get(input)!;
+        const data = result[out].data as Float32Array;
+        for (let j = 0; j < data.length; j++) s.values[j] += data[j];
+        s.tokens += window.length;
+      }
+      if ((i + 1) % 16 === 0) log(`calibration: ${i + 1}/${windows.length} windows`);
+    }
+    return stats;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Seeded windows of seqLen tokens drawn from the calibration split, as the papers sample C4/WikiText. */
+export function calibrationWindows(c: CalibrationData): Int32Array[] {
+  const n = c.tokens.length;
+  if (n < c.seqLen + 1) throw new PruneError(`calibration: the split has ${n} tokens, fewer than one window of ${c.seqLen}`);
+  let state = (c.seed ^ 0x9e3779b9) >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
+  return Array.from({ length: c.samples }, () => {
+    const start = Math.floor(next() * (n - c.seqLen));
+    return Int32Array.from({ length: c.seqLen }, (_, i) => c.tokens[start + i]);
+  });
+}
+
+/** Plain inference feeds: ids, a full attention mask, zero token types, shifted decoder ids. */
+function feedsFor(session: ort.InferenceSession, window: Int32Array, family: Family): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  const S = window.length;
+  const metadata = session.inputMetadata as unknown as { name: string; type?: string }[] | undefined;
+  const typeOf = (name: string) => (Array.isArray(metadata) ? metadata.find((m) => m.name === name)?.type : undefined) ?? "int64";
+  const tensor = (name: string, values: ArrayLike<number>) =>
+    typeOf(name) === "int32" ? new ort.Tensor("int32", Int32Array.from(values), [1, S]) : new ort.Tensor("int64", BigInt64Array.from(Array.from(values), (v) => BigInt(v)), [1, S]);
+  for (const name of session.inputNames) {
+    if (name === "input_ids") feeds[name] = tensor(name, window);
+    else if (name === "attention_mask" || name === "decoder_attention_mask") feeds[name] = tensor(name, new Array(S).fill(1));
+    else if (name === "token_type_ids" || name === "position_ids") feeds[name] = tensor(name, name === "position_ids" ? Array.from({ length: S }, (_, i) => i) : new Array(S).fill(0));
+    else if (name === "decoder_input_ids" && family === "encoder-decoder") feeds[name] = tensor(name, [0, ...Array.from(window).slice(0, S - 1)]);
+    else throw new PruneError(`calibration: the model's input ${JSON.stringify(name)} is not one prunebench knows how to feed`);
+  }
+  return feeds;
+}
