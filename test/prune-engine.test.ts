@@ -35,12 +35,13 @@ test("each method at 50% writes a model that loads and runs in onnxruntime, with
   const dir = workdir();
   const tiny = writeTiny(dir);
   const dense = await run(tiny.file);
-  for (const [method, options] of [
-    ["magnitude", {}],
-    ["global", {}],
-    ["random", {}],
-    ["nm", { pattern: "2:4" }],
-  ] as const) {
+  const runs: { method: string; options: Record<string, unknown> }[] = [
+    { method: "magnitude", options: {} },
+    { method: "global", options: {} },
+    { method: "random", options: {} },
+    { method: "nm", options: { pattern: "2:4" } },
+  ];
+  for (const { method, options } of runs) {
     const out = path.join(dir, `${method}.onnx`);
     const maskFile = path.join(dir, `${method}.mask`);
     const result = await pruneFile({ input: tiny.file, output: out, mask: maskFile, method, options, sparsity: method === "nm" ? undefined : 0.5, map: tiny.map });
