@@ -1,0 +1,3 @@
+/** Structured pruning: heads and neurons removed from the graph (structured.ts, rewrite.ts). */
+export * from "./structured.ts";
+export * from "./rewrite.ts";

@@ -1,0 +1,132 @@
+/**
+ * Graph edits for structured pruning: slicing weights along an axis, and rewriting the integer
+ * constants (Reshape shapes, Split sizes) that carry an attention block's head count and width.
+ */
+import { create } from "@bufbuild/protobuf";
+import { TensorProtoSchema, type GraphProto, type NodeProto, type TensorProto } from "onnx-buf";
+import { DataType } from "../../onnx/dtype.ts";
+import { addInitializer, consumers, getAttribute, makeAttribute, namesOf, producers } from "../../onnx/graph.ts";
+import { graphOf, type OnnxModel } from "../../onnx/model.ts";
+import { readFloat32, readIntegers, setFloat32, tensorShape } from "../../onnx/tensor.ts";
+import { PruneError } from "../errors.ts";
+
+/** Keeps the given indices of `axis` of a 1-D or 2-D float tensor, in place in the proto. */
+export function sliceTensor(model: OnnxModel, tensor: TensorProto, axis: number, keep: readonly number[]): void {
+  const shape = tensorShape(model, tensor);
+  const { data } = readFloat32(model, tensor);
+  if (shape.length === 1) {
+    setFloat32(tensor, Float32Array.from(keep, (i) => data[i]));
+  } else if (shape.length === 2) {
+    const [rows, cols] = shape;
+    if (axis === 0) {
+      const out = new Float32Array(keep.length * cols);
+      keep.forEach((r, k) => out.set(data.subarray(r * cols, (r + 1) * cols), k * cols));
+      setFloat32(tensor, out);
+    } else {
+      const out = new Float32Array(rows * keep.length);
+      for (let r = 0; r < rows; r++) for (let k = 0; k < keep.length; k++) out[r * keep.length + k] = data[r * cols + keep[k]];
+      setFloat32(tensor, out);
+    }
+  } else {
+    throw new PruneError(`${tensor.name}: structured pruning slices 1-D and 2-D tensors, this one has shape [${shape.join(", ")}]`);
+  }
+  const dims = [...shape];
+  dims[shape.length === 1 ? 0 : axis] = keep.length;
+  tensor.dims = dims.map(BigInt);
+}
+
+/** Nodes reachable forward from `starts`' outputs, not entering (but including) `stops`. */
+export function forwardRegion(graph: GraphProto, starts: readonly NodeProto[], stops: ReadonlySet<NodeProto>): NodeProto[] {
+  const uses = consumers(graph);
+  const seen = new Set<NodeProto>();
+  const queue = [...starts];
+  while (queue.length) {
+    const node = queue.shift()!;
+    if (seen.has(node)) continue;
+    seen.add(node);
+    if (stops.has(node)) continue;
+    for (const out of node.output) for (const next of uses.get(out) ?? []) if (!seen.has(next)) queue.push(next);
+  }
+  return [...seen];
+}
+
+interface Piece {
+  /** Index of the input in the node that reads it. */
+  node: NodeProto;
+  input: number;
+  values: number[] | null;
+}
+
+/** The integer values of a tensor name: an initializer, a Constant, or an Unsqueeze/Cast of one. */
+function constantOf(model: OnnxModel, graph: GraphProto, made: Map<string, NodeProto>, name: string): number[] | null {
+  const init = graph.initializer.find((t) => t.name === name);
+  if (init) return init.dataType === DataType.INT64 || init.dataType === DataType.INT32 ? readIntegers(model, init) : null;
+  const node = made.get(name);
+  if (!node) return null;
+  if (node.opType === "Constant") {
+    const t = getAttribute(node, "value")?.t;
+    return t && (t.dataType === DataType.INT64 || t.dataType === DataType.INT32) ? readIntegers(model, t) : null;
+  }
+  if (node.opType === "Unsqueeze" || node.opType === "Cast") return constantOf(model, graph, made, node.input[0]);
+  return null;
+}
+
+/**
+ * Rewrites a head count H followed by the head size dh to H', and the width H*dh to H'*dh, in
+ * every shape constant of the region's Reshapes (directly, or the constant pieces of a Concat
+ * that builds the shape) and in the sizes of its Splits. New constants get new names, so a
+ * constant shared with another block is left alone.
+ */
+export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProto[], heads: number, headSize: number, kept: number, width: number, keptWidth: number): number {
+  const graph = graphOf(model);
+  const made = producers(graph);
+  const names = namesOf(graph);
+  let changed = 0;
+  const replace = (piece: Piece, values: number[]) => {
+    const name = names.fresh(`${piece.node.name || piece.node.opType}_pb_structured_${piece.input}`);
+    const data = new BigInt64Array(values.map(BigInt));
+    addInitializer(graph, create(TensorProtoSchema, { name, dims: [BigInt(values.length)], dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) }), model.file);
+    piece.node.input[piece.input] = name;
+    changed++;
+  };
+  const rewrite = (pieces: Piece[]) => {
+    const flat: { value: number | null; piece: number; at: number }[] = [];
+    pieces.forEach((p, i) => (p.values ?? [null]).forEach((v, at) => flat.push({ value: p.values ? v : null, piece: i, at })));
+    const next = pieces.map((p) => (p.values ? [...p.values] : null));
+    for (let i = 0; i < flat.length; i++) {
+      const f = flat[i];
+      if (f.value === null) continue;
+      if (f.value === heads && flat[i + 1]?.value === headSize) next[f.piece]![f.at] = kept;
+      else if (f.value === width && width !== headSize) next[f.piece]![f.at] = keptWidth;
+    }
+    pieces.forEach((p, i) => {
+      if (p.values && next[i]!.some((v, k) => v !== p.values![k])) replace(p, next[i]!);
+    });
+  };
+  for (const node of region) {
+    if (node.opType === "Reshape") {
+      const shape = node.input[1];
+      const direct = constantOf(model, graph, made, shape);
+      if (direct) {
+        rewrite([{ node, input: 1, values: direct }]);
+        continue;
+      }
+      const concat = made.get(shape);
+      if (concat?.opType === "Concat") rewrite(concat.input.map((name, input) => ({ node: concat, input, values: constantOf(model, graph, made, name) })));
+    } else if (node.opType === "Split") {
+      const sizes = node.input[1] ? constantOf(model, graph, made, node.input[1]) : null;
+      if (sizes) {
+        if (sizes.every((s) => s === width)) replace({ node, input: 1, values: sizes }, sizes.map(() => keptWidth));
+      } else {
+        const attribute = getAttribute(node, "split");
+        const values = attribute?.ints.map(Number);
+        if (values?.length && values.every((s) => s === width)) {
+          node.attribute = node.attribute.filter((a) => a.name !== "split");
+          node.attribute.push(makeAttribute("split", values.map(() => keptWidth)));
+          changed++;
+        }
+      }
+    }
+  }
+  return changed;
+}
