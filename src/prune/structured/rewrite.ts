@@ -35,9 +35,25 @@ export function sliceTensor(model: OnnxModel, tensor: TensorProto, axis: number,
   tensor.dims = dims.map(BigInt);
 }
 
-/** Nodes reachable forward from `starts`' outputs, not entering (but including) `stops`. */
+/**
+ * Nodes between `starts` and `stops`: reachable forward from `starts` without passing a stop,
+ * and ancestors of a stop (shape computations of a torch export otherwise lead into the next
+ * layer, which reads the same batch and sequence sizes).
+ */
 export function forwardRegion(graph: GraphProto, starts: readonly NodeProto[], stops: ReadonlySet<NodeProto>): NodeProto[] {
   const uses = consumers(graph);
+  const made = producers(graph);
+  const ancestors = new Set<NodeProto>();
+  const back = [...stops];
+  while (back.length) {
+    const node = back.pop()!;
+    if (ancestors.has(node)) continue;
+    ancestors.add(node);
+    for (const input of node.input) {
+      const p = made.get(input);
+      if (p && !ancestors.has(p)) back.push(p);
+    }
+  }
   const seen = new Set<NodeProto>();
   const queue = [...starts];
   while (queue.length) {
@@ -47,7 +63,7 @@ export function forwardRegion(graph: GraphProto, starts: readonly NodeProto[], s
     if (stops.has(node)) continue;
     for (const out of node.output) for (const next of uses.get(out) ?? []) if (!seen.has(next)) queue.push(next);
   }
-  return [...seen];
+  return [...seen].filter((n) => ancestors.has(n));
 }
 
 interface Piece {
@@ -82,10 +98,10 @@ export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProt
   const made = producers(graph);
   const names = namesOf(graph);
   let changed = 0;
-  const replace = (piece: Piece, values: number[]) => {
+  const replace = (piece: Piece, values: number[], scalar = false) => {
     const name = names.fresh(`${piece.node.name || piece.node.opType}_pb_structured_${piece.input}`);
     const data = new BigInt64Array(values.map(BigInt));
-    addInitializer(graph, create(TensorProtoSchema, { name, dims: [BigInt(values.length)], dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) }), model.file);
+    addInitializer(graph, create(TensorProtoSchema, { name, dims: scalar ? [] : [BigInt(values.length)], dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) }), model.file);
     piece.node.input[piece.input] = name;
     changed++;
   };
@@ -96,7 +112,9 @@ export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProt
     for (let i = 0; i < flat.length; i++) {
       const f = flat[i];
       if (f.value === null) continue;
-      if (f.value === heads && flat[i + 1]?.value === headSize) next[f.piece]![f.at] = kept;
+      // (H, dh) together, or H third of four with a computed head size (torch export).
+      const pair = flat[i + 1]?.value === headSize || (flat[i + 1]?.value === null && i === flat.length - 2 && flat.length === 4);
+      if (f.value === heads && pair) next[f.piece]![f.at] = kept;
       else if (f.value === width && width !== headSize) next[f.piece]![f.at] = keptWidth;
     }
     pieces.forEach((p, i) => {
@@ -113,6 +131,11 @@ export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProt
       }
       const concat = made.get(shape);
       if (concat?.opType === "Concat") rewrite(concat.input.map((name, input) => ({ node: concat, input, values: constantOf(model, graph, made, name) })));
+    } else if (node.opType === "Div") {
+      // A torch export computes the head size as (width read from a Shape) / H.
+      const divisor = constantOf(model, graph, made, node.input[1]);
+      const source = graph.initializer.find((t) => t.name === node.input[1]) ?? getAttribute(made.get(node.input[1]) ?? node, "value")?.t;
+      if (divisor?.length === 1 && divisor[0] === heads) replace({ node, input: 1, values: divisor }, [kept], source?.dims.length === 0);
     } else if (node.opType === "Split") {
       const sizes = node.input[1] ? constantOf(model, graph, made, node.input[1]) : null;
       if (sizes) {

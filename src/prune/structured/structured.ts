@@ -11,9 +11,10 @@
  */
 import type { GraphProto, NodeProto } from "onnx-buf";
 import type { ModelMap, ParamInfo } from "../../models/types.ts";
+import { DataType } from "../../onnx/dtype.ts";
 import { consumers, findInitializer } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
-import { readFloat32 } from "../../onnx/tensor.ts";
+import { readFloat32, readIntegers } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
 import { prunedCount } from "../rounding.ts";
 import { forwardRegion, rewriteHeadConstants, sliceTensor } from "./rewrite.ts";
@@ -91,12 +92,17 @@ function matmulOf(graph: GraphProto, uses: Map<string, NodeProto[]>, p: ParamInf
 function inferHeads(model: OnnxModel, region: readonly NodeProto[], width: number): number | null {
   const graph = graphOf(model);
   for (const node of region) {
-    if (node.opType !== "Reshape") continue;
+    if (node.opType !== "Reshape" && node.opType !== "Div") continue;
     const init = findInitializer(graph, node.input[1]);
     const constant = graph.node.find((n) => n.opType === "Constant" && n.output[0] === node.input[1]);
     const t = init ?? constant?.attribute.find((a) => a.name === "value")?.t;
-    if (!t) continue;
-    const values = t.int64Data.length ? t.int64Data.map(Number) : Array.from(new BigInt64Array(t.rawData.slice().buffer), Number);
+    if (!t || t.dataType !== DataType.INT64) continue;
+    const values = readIntegers(model, t);
+    // A torch export divides the width read from a Shape by H to get the head size.
+    if (node.opType === "Div") {
+      if (values.length === 1 && values[0] > 1 && width % values[0] === 0) return values[0];
+      continue;
+    }
     for (let i = 0; i + 1 < values.length; i++) if (values[i] > 0 && values[i] * values[i + 1] === width) return values[i];
   }
   return null;
