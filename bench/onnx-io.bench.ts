@@ -37,7 +37,7 @@ function build(file: string): BenchResult {
   const graph = create(GraphProtoSchema, { name: "big", input: [valueInfoFor("x", { dtype: DataType.FLOAT, shape: [1, ROWS] })] });
   for (let i = 0; i < COUNT; i++) {
     const w = weight(i);
-    graph.initializer.push(create(TensorProtoSchema, { name: `w${i}`, dataType: DataType.FLOAT, dims: [BigInt(ROWS), BigInt(COLS)], rawData: new Uint8Array(w.buffer) }));
+    graph.initializer.push(create(TensorProtoSchema, { name: `w${i}`, dataType: DataType.FLOAT, dims: [BigInt(ROWS), BigInt(COLS)], rawData: new Uint8Array(w.buffer as ArrayBuffer) }));
     const product = addNode(graph, { opType: "MatMul", inputs: ["x", `w${i}`] }).output[0];
     addNode(graph, { opType: "ReduceSum", inputs: [product], outputs: [`s${i}`], attributes: { keepdims: 0 } });
     graph.output.push(valueInfoFor(`s${i}`, { dtype: DataType.FLOAT, shape: [] }));
