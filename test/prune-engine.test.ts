@@ -1,6 +1,6 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
@@ -8,8 +8,15 @@ import { PruneError, pruneFile, pruneSweep, readMaskFile, chooseTargets, reapply
 import { DataType, halfToFloat, readFloat32, readModel, writeModel, type OnnxModel } from "../src/onnx/index.ts";
 import { IN, VOCAB, tinyModel, transpose } from "./helpers/prune-model.ts";
 
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function workdir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), "pb-prune-"));
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-prune-"));
+  dirs.push(dir);
+  return dir;
 }
 
 function writeTiny(dir: string, options: Parameters<typeof tinyModel>[0] = {}) {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Bitmask, PruneError, decodeMaskFile, encodeMaskFile, readMaskFile, writeMaskFile } from "../src/prune/index.ts";
@@ -38,6 +38,7 @@ test("a mask file reads back bit for bit, tied copies get the transposed mask", 
   for (let r = 0; r < 3; r++) for (let c = 0; c < 5; c++) assert.equal(t.get(c * 3 + r), b.get(r * 5 + c));
   assert.equal(read.mask("missing"), undefined);
   assert.equal(read.header.method, "magnitude");
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("a damaged mask file is refused with the file and the part at fault", () => {
@@ -55,4 +56,5 @@ test("a damaged mask file is refused with the file and the part at fault", () =>
   const dir = mkdtempSync(path.join(os.tmpdir(), "pb-mask-"));
   writeFileSync(path.join(dir, "x.mask"), "not a mask");
   assert.throws(() => readMaskFile(path.join(dir, "x.mask")), /x\.mask: magic/);
+  rmSync(dir, { recursive: true, force: true });
 });
