@@ -1,0 +1,111 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { bundledCorpus } from "../src/data/bundled.ts";
+import { evaluatePerplexity } from "../src/eval/evaluate.ts";
+import { tokenizeCached } from "../src/eval/token-cache.ts";
+import { loadTokenizer } from "../src/eval/tokenizer.ts";
+import { buildModel, mapModel } from "../src/models/index.ts";
+import { readModel } from "../src/onnx/index.ts";
+import { pruneModel } from "../src/prune/index.ts";
+import type { CalibrationData } from "../src/prune/calibrated/index.ts";
+import { makeDemoModel } from "../scripts/make-demo-models.ts";
+import { benchMain, peakRssBytes, timed } from "./lib.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * The published ordering at 50% (SparseGPT <= Wanda < magnitude; SparseGPT paper Table 1, Wanda
+ * paper Table 3) checked on the demo decoder: the tiny GPT-2 that scripts/make-demo-models.ts
+ * trains with prunebench's trainer on the bundled Moby-Dick train split (trained here into a
+ * temporary folder when demo/models/decoder.onnx is absent). Calibration: 128 windows of 64
+ * tokens of the train split, seed 0; perplexity: sliding windows of 64 (stride 32) over the
+ * first 20,000 characters of the test split. Unstructured 50%, OWL over Wanda at 50%, and 2:4.
+ */
+async function ordering(): Promise<Record<string, unknown>> {
+  const tokenizer = loadTokenizer(path.join(root, "demo/tokenizer.json"));
+  const corpus = bundledCorpus();
+  let file = path.join(root, "demo/models/decoder.onnx");
+  let tmp: string | null = null;
+  if (!existsSync(file)) {
+    tmp = mkdtempSync(path.join(os.tmpdir(), "prunebench-ordering-"));
+    file = path.join(tmp, "decoder.onnx");
+    await makeDemoModel({ family: "decoder", steps: 600, out: file });
+  }
+  try {
+    const tokens = tokenizeCached(tokenizer, corpus.split("train"), { cacheDir: null });
+    const text = corpus.split("test").slice(0, 20_000);
+    const calibration: CalibrationData = { tokens, samples: 128, seqLen: 64, seed: 0, family: "decoder" };
+    const ppl = async (method: string | null, options: Record<string, unknown> = {}, sparsity?: number) => {
+      const model = readModel(file);
+      if (method) await pruneModel(model, mapModel(model), { method, options, sparsity, calibration });
+      const r = await evaluatePerplexity(model, tokenizer, text, "bundled/test", { family: "decoder", seqLen: 64, stride: 32, cacheDir: null });
+      return r.perplexity.token;
+    };
+    const out: Record<string, number> = { dense: await ppl(null) };
+    for (const [label, method, options, sparsity] of [
+      ["magnitude50", "magnitude", {}, 0.5],
+      ["wanda50", "wanda", {}, 0.5],
+      ["sparsegpt50", "sparsegpt", {}, 0.5],
+      ["owlWanda50", "owl", {}, 0.5],
+      ["magnitude2of4", "nm", { pattern: "2:4" }, undefined],
+      ["wanda2of4", "wanda", { nm: "2:4" }, undefined],
+      ["sparsegpt2of4", "sparsegpt", { nm: "2:4" }, undefined],
+    ] as const) {
+      out[label] = await ppl(method, options, sparsity);
+      process.stderr.write(`ordering: ${label} ${out[label].toFixed(3)}\n`);
+    }
+    return {
+      model: tmp ? "demo decoder trained here (600 steps)" : "demo/models/decoder.onnx",
+      perplexity: out,
+      orderingHolds50: out.sparsegpt50 <= out.wanda50 && out.wanda50 < out.magnitude50,
+      orderingHolds2of4: out.sparsegpt2of4 <= out.wanda2of4 && out.wanda2of4 < out.magnitude2of4,
+    };
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Calibration + sequential SparseGPT at 50% on a built GPT-2 (124M, 12 layers): every layer is
+ * recalibrated on the model as pruned so far, then its four matrices are solved (Cholesky of
+ * H^-1 up to 3072x3072 in float64, blocks of 128). The calibration set is REDUCED from the
+ * papers' 128 x 2048 tokens to SAMPLES windows of SEQ tokens of pseudo-random ids (the timing of
+ * the solve does not depend on the text; the forward passes scale with samples x seq x layers).
+ */
+const SAMPLES = Number(process.env.PRUNEBENCH_SPARSEGPT_SAMPLES ?? 16);
+const SEQ = 128;
+
+async function gpt2(): Promise<Record<string, unknown>> {
+  const model = buildModel({ family: "decoder", preset: "gpt2", seed: 0 });
+  const map = mapModel(model);
+  let state = 12345;
+  const tokens = Int32Array.from({ length: 100_000 }, () => ((state = (state * 1103515245 + 12345) >>> 0), state % 50257));
+  const calibration: CalibrationData = { tokens, samples: SAMPLES, seqLen: SEQ, seed: 0, family: "decoder" };
+  const cpu = process.cpuUsage();
+  const { value, seconds } = await timed(() => pruneModel(model, map, { method: "sparsegpt", sparsity: 0.5, calibration, log: (l) => process.stderr.write(`${l}\n`) }));
+  const used = process.cpuUsage(cpu);
+  return {
+    model: "built gpt2 (124M)",
+    calibration: `${SAMPLES} x ${SEQ} tokens (reduced from 128 x seq_len)`,
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    selectSeconds: value.result.seconds.select,
+    matrices: value.result.matrices.length,
+    params: value.result.params,
+    achievedSparsity: value.result.achievedSparsity,
+    peakRssBytes: peakRssBytes(),
+  };
+}
+
+/** PRUNEBENCH_SPARSEGPT_PART=ordering or gpt2 runs one half (the GPT-2 half takes minutes). */
+export async function run(): Promise<Record<string, unknown>> {
+  const part = process.env.PRUNEBENCH_SPARSEGPT_PART ?? "all";
+  return {
+    ...(part !== "gpt2" ? { ordering: await ordering() } : {}),
+    ...(part !== "ordering" ? { gpt2: await gpt2() } : {}),
+  };
+}
+
+benchMain(import.meta.url, run);
