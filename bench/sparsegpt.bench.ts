@@ -75,10 +75,12 @@ async function ordering(): Promise<Record<string, unknown>> {
  * the solve does not depend on the text; the forward passes scale with samples x seq x layers).
  */
 const SAMPLES = Number(process.env.PRUNEBENCH_SPARSEGPT_SAMPLES ?? 16);
+/** GPT-2's 12 layers by default; PRUNEBENCH_SPARSEGPT_LAYERS=2 keeps its widths with fewer layers. */
+const LAYERS = Number(process.env.PRUNEBENCH_SPARSEGPT_LAYERS ?? 12);
 const SEQ = 128;
 
 async function gpt2(): Promise<Record<string, unknown>> {
-  const model = buildModel({ family: "decoder", preset: "gpt2", seed: 0 });
+  const model = buildModel({ family: "decoder", preset: "gpt2", sizes: { layers: LAYERS }, seed: 0 });
   const map = mapModel(model);
   let state = 12345;
   const tokens = Int32Array.from({ length: 100_000 }, () => ((state = (state * 1103515245 + 12345) >>> 0), state % 50257));
@@ -87,11 +89,12 @@ async function gpt2(): Promise<Record<string, unknown>> {
   const { value, seconds } = await timed(() => pruneModel(model, map, { method: "sparsegpt", sparsity: 0.5, calibration, log: (l) => process.stderr.write(`${l}\n`) }));
   const used = process.cpuUsage(cpu);
   return {
-    model: "built gpt2 (124M)",
+    model: `built gpt2 (d 768, dFF 3072, ${LAYERS} layers)`,
     calibration: `${SAMPLES} x ${SEQ} tokens (reduced from 128 x seq_len)`,
     seconds,
     cpuSeconds: (used.user + used.system) / 1e6,
     selectSeconds: value.result.seconds.select,
+    secondsPerLayer: value.result.seconds.select / LAYERS,
     matrices: value.result.matrices.length,
     params: value.result.params,
     achievedSparsity: value.result.achievedSparsity,

@@ -44,16 +44,20 @@ export function inverseCholeskyUpper(h: Float64Array, n: number): Float64Array {
       }
     }
   }
-  // Inverse of the lower factor, column by column into `inv` (lower).
+  // Inverse X of the lower factor, row by row: X[i, :] = (e_i - sum_k<i L[i][k] X[k, :]) / L[i][i],
+  // each term an update along a contiguous row (a column-oriented solve strides through memory).
   const inv = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    inv[j * n + j] = 1 / a[j * n + j];
-    for (let i = j + 1; i < n; i++) {
-      const ri = i * n;
-      let sum = 0;
-      for (let k = j; k < i; k++) sum -= a[ri + k] * inv[k * n + j];
-      inv[ri + j] = sum / a[ri + i];
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let k = 0; k < i; k++) {
+      const f = a[ri + k];
+      if (f === 0) continue;
+      const rk = k * n;
+      for (let j = 0; j <= k; j++) inv[ri + j] -= f * inv[rk + j];
     }
+    inv[ri + i] = 1;
+    const d = a[ri + i];
+    for (let j = 0; j <= i; j++) inv[ri + j] /= d;
   }
   const u = h;
   u.fill(0);
