@@ -90,3 +90,25 @@ test("torch-export gpt2: half the heads and neurons removed, it loads and runs",
   assert.deepEqual(pruned.dims, dense.dims);
   assert.ok(pruned.data.every(Number.isFinite));
 });
+
+test("prune --method structured writes a smaller model and its JSON result", async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { writeBuiltModel } = await import("../src/models/index.ts");
+  const { structuredCommand } = await import("../src/cli/prune.ts");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-structured-"));
+  try {
+    const input = path.join(dir, "in.onnx");
+    writeBuiltModel({ family: "decoder", preset: "tiny", sizes: { vocab: 300, layers: 2, positions: 64 }, file: input, externalData: "never" });
+    const out = path.join(dir, "out.onnx");
+    const json = path.join(dir, "r.json");
+    const r = structuredCommand(input, { method: "structured", heads: "0.5", neurons: "0.25", out, json });
+    assert.equal(JSON.parse(readFileSync(json, "utf8")).paramsAfter, r.paramsAfter);
+    const reread = readModel(out);
+    assert.equal((await logits(reread, ids)).dims.length, 3);
+    assert.throws(() => structuredCommand(input, { method: "structured", heads: "1.5", out }), /--heads/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

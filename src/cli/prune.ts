@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
 import { PRUNE_RESULT_VERSION, PruneError, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
+import { pruneStructuredFile, type StructuredResult } from "../prune/structured/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 
 export interface PruneCommandOptions {
@@ -16,6 +17,9 @@ export interface PruneCommandOptions {
   mask?: string;
   json?: string;
   externalData?: "auto" | "always" | "never";
+  /** --method structured: fractions of heads and MLP neurons removed per layer. */
+  heads?: string;
+  neurons?: string;
 }
 
 export function parseSparsities(text: string): number[] {
@@ -92,11 +96,35 @@ export async function pruneCommand(model: string, options: PruneCommandOptions):
   return results;
 }
 
+/** Structured pruning rewrites the graph (smaller matrices), so it has no mask and one output. */
+export function structuredCommand(model: string, options: PruneCommandOptions): StructuredResult & { output: string } {
+  const fraction = (flag: string, text: string | undefined) => {
+    const v = Number(text ?? 0);
+    if (!Number.isFinite(v) || v < 0 || v >= 1) throw new UsageError(`--${flag}: expected a fraction in [0, 1), got ${JSON.stringify(text)}`);
+    return v;
+  };
+  try {
+    const result = pruneStructuredFile({
+      input: model,
+      output: options.out,
+      heads: fraction("heads", options.heads),
+      neurons: fraction("neurons", options.neurons),
+      externalData: options.externalData,
+      log: (message) => console.error(message),
+    });
+    if (options.json) writeJsonAtomic(options.json, result);
+    return result;
+  } catch (error) {
+    if (error instanceof PruneError) throw new UsageError(error.message, 1);
+    throw error;
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("prune <model>")
     .description("prune a model: write the pruned ONNX file (zeros in the weights, graph unchanged) and its mask")
-    .requiredOption("--method <name>", `pruning method: ${listMethods().map((m) => m.name).join(", ")}`)
+    .requiredOption("--method <name>", `pruning method: ${[...listMethods().map((m) => m.name), "structured"].join(", ")}`)
     .option("--sparsity <list>", "fraction of weights to zero, or several separated by commas (each run prunes the original)")
     .option("--nm <N:M>", "for --method nm: keep N of every M consecutive inputs (default 2:4)")
     .option("--scope <scope>", "for --method magnitude: matrix (default) or global")
@@ -106,11 +134,14 @@ export function register(program: Command): void {
     .requiredOption("--out <file>", "pruned model; with several sparsities '{sparsity}' in the name is replaced (else -s<sparsity> is added)")
     .option("--mask <file>", "mask file to write (one bit per weight), for fine-tuning")
     .option("--json <file>", "write the results ({schema, results: [...]})")
+    .option("--heads <fraction>", "for --method structured: fraction of attention heads removed in each layer (default 0)")
+    .option("--neurons <fraction>", "for --method structured: fraction of MLP neurons removed in each layer (default 0)")
     .option("--external-data <mode>", "auto (as the input, or when over 2 GB), always or never", "auto")
     .action(async (model: string, options: PruneCommandOptions) => {
       if (!["auto", "always", "never"].includes(options.externalData ?? "auto")) {
         throw new UsageError(`--external-data: expected auto, always or never, got ${JSON.stringify(options.externalData)}`);
       }
-      await pruneCommand(model, options);
+      if (options.method === "structured") await structuredCommand(model, options);
+      else await pruneCommand(model, options);
     });
 }

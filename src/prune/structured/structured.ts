@@ -10,7 +10,10 @@
  * pruning papers (e.g. Michel et al. 2019 use gradients; a norm needs no data).
  */
 import type { GraphProto, NodeProto } from "onnx-buf";
+import { mapModel } from "../../models/index.ts";
 import type { ModelMap, ParamInfo } from "../../models/types.ts";
+import { readModel } from "../../onnx/model.ts";
+import { writeModel } from "../../onnx/write.ts";
 import { DataType } from "../../onnx/dtype.ts";
 import { consumers, findInitializer } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
@@ -226,4 +229,20 @@ export function pruneStructured(model: OnnxModel, map: ModelMap, options: Struct
     }
   }
   return { paramsBefore, paramsAfter: countParams(map, model), blocks };
+}
+
+export interface StructuredFileOptions extends StructuredOptions {
+  input: string;
+  output: string;
+  externalData?: "auto" | "always" | "never";
+  log?: (message: string) => void;
+}
+
+/** Reads a model, removes heads and neurons, writes the smaller model (atomically). */
+export function pruneStructuredFile(options: StructuredFileOptions): StructuredResult & { output: string } {
+  const model = readModel(options.input);
+  const result = pruneStructured(model, mapModel(model), options);
+  writeModel(model, options.output, { externalData: options.externalData ?? "auto" });
+  options.log?.(`structured: ${result.paramsBefore} -> ${result.paramsAfter} parameters (${result.blocks.length} blocks rewritten) -> ${options.output}`);
+  return { ...result, output: options.output };
 }
