@@ -23,9 +23,10 @@ export function planRuns(config: Config): PlannedRun[] {
   const runs: PlannedRun[] = [];
   const seen = new Set<string>();
   config.prune.methods.forEach((spec, i) => {
-    const { method, options } = methodFromSpec(spec, `prune.methods.${i}`);
-    const impl = getMethod(method);
-    const implied = impl.impliedSparsity?.(impl.parseOptions(options)) ?? null;
+    // Structured pruning rewrites the graph instead of masking weights: it is no mask method.
+    const { method, options } = spec === "structured" ? { method: "structured", options: {} } : methodFromSpec(spec, `prune.methods.${i}`);
+    const impl = method === "structured" ? undefined : getMethod(method);
+    const implied = impl?.impliedSparsity?.(impl.parseOptions(options)) ?? null;
     const sparsities = implied === null ? config.prune.sparsity : [implied];
     for (const sparsity of sparsities) {
       const id = runId({ method, options, sparsity });

@@ -28,7 +28,7 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Prun
   if (done) return done;
   const ft = ctx.loaded.config.finetune!;
   const out = ctx.journal.artifact(stage, "model.onnx");
-  const masks = loadMasks(pruned.mask);
+  const masks = pruned.mask ? loadMasks(pruned.mask) : new Map<string, Uint8Array>();
   let summary: FinetuneSummary;
   if (ft.command) {
     ctx.progress.log(`finetune ${runId}: ${ft.command}`);
