@@ -4,7 +4,7 @@ import { mannWhitney } from "../src/report/stats/mann-whitney.ts";
 import { bootstrapMedianRatio } from "../src/report/stats/bootstrap.ts";
 import { compareLatency } from "../src/report/stats/latency.ts";
 import { comparePerplexity } from "../src/report/stats/perplexity.ts";
-import { normalDraws, seededRandom } from "../src/report/stats/rng.ts";
+import { normalDraws, seededRandom } from "../src/util/random.ts";
 import { DEFAULT_THRESHOLDS } from "../src/report/options.ts";
 import type { Perplexity } from "../src/results/schema.ts";
 

@@ -27,7 +27,7 @@
  *   decoder reconstructs chunk k (BART-style denoising), scoring every token.
  */
 import { IGNORE_INDEX } from "./loss-graph.ts";
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "../util/random.ts";
 import type { LoadedTokenizer } from "./tokenizer.ts";
 
 export type Protocol = "sliding-window" | "paper-nonoverlap" | "masked-lm" | "pseudo-ppl" | "seq2seq-chunk" | "seq2seq-denoise";

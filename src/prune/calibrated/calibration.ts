@@ -14,6 +14,7 @@ import { addGraphOutputs, addInitializer, addNode, cloneModel, consumers } from 
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { createSession } from "../../eval/session.ts";
 import { PruneError } from "../errors.ts";
+import { seededRandom } from "../../util/random.ts";
 import type { PruneTarget } from "../types.ts";
 
 /** What the pipeline (or a caller) passes as PruneContext.calibration. */
@@ -130,15 +131,7 @@ export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<st
 export function calibrationWindows(c: CalibrationData): Int32Array[] {
   const n = c.tokens.length;
   if (n < c.seqLen + 1) throw new PruneError(`calibration: the split has ${n} tokens, fewer than one window of ${c.seqLen}`);
-  let state = (c.seed ^ 0x9e3779b9) >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
+  const next = seededRandom(c.seed);
   return Array.from({ length: c.samples }, () => {
     const start = Math.floor(next() * (n - c.seqLen));
     return Int32Array.from({ length: c.seqLen }, (_, i) => c.tokens[start + i]);

@@ -1,4 +1,4 @@
-import { seededRandom } from "./rng.ts";
+import { seededRandom } from "../../util/random.ts";
 import { sortedMedian, sortedQuantile } from "./describe.ts";
 
 export interface RatioInterval {

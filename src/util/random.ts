@@ -1,7 +1,9 @@
 /**
- * mulberry32: a small seeded generator, so a bootstrap interval is the same on every run
- * of the same files (a report that changes between re-runs would look like noise itself).
+ * Seeded random numbers, so masking, sampling and bootstrap intervals are the same on every
+ * runner and every re-run (a report that changed between re-runs would look like noise).
  */
+
+/** mulberry32: a small, fast 32-bit generator; plenty for sampling and masking. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
