@@ -11,6 +11,9 @@ import { benchMain, peakRssBytes, timed } from "./lib.ts";
  * MLP neurons removed by structured pruning: parameter count, and CPU latency of one forward
  * pass (batch 1 x 128 tokens, median of 10 after 2 warm-ups) against the dense model. The
  * token table (38.6M) and positions stay, so the parameter count falls by less than half.
+ * Measured on the 2-core CI machine kind (shared): 124,439,808 -> 81,940,224 parameters
+ * (exactly the 42,499,584 of 6 heads and 1536 neurons in each of 12 layers), 1015 -> 663 ms
+ * per forward pass, speedup 1.53x (the untouched 768 x 50257 LM head is a large share).
  */
 const SEQ = 128;
 const RUNS = 10;
