@@ -26,24 +26,25 @@ test("outlier ratio counts scores above M times the mean", () => {
   assert.equal(outlierRatio([t], sq, 1), 0.25);
 });
 
-for (const base of ["wanda", "sparsegpt"] as const)
-test(`owl over ${base} prunes a built decoder so that the layers' sparsities average to the target`, async () => {
-  const model = buildModel({ family: "decoder", preset: "tiny", sizes: { vocab: 300, layers: 3, positions: 64 }, seed: 2 });
-  const map = mapModel(model);
-  const tokens = Int32Array.from({ length: 2000 }, (_, i) => (i * 7919 + (i >> 3)) % 300);
-  const calibration = { tokens, samples: 4, seqLen: 32, seed: 0, family: "decoder" as const };
-  const { result } = await pruneModel(model, map, { method: "owl", options: { base }, sparsity: 0.5, calibration });
-  const byLayer = new Map<number, { zeros: number; count: number }>();
-  for (const m of result.matrices) {
-    const layer = map.params.find((p) => p.name === m.name)!.layer!;
-    const e = byLayer.get(layer) ?? { zeros: 0, count: 0 };
-    e.zeros += m.zeros;
-    e.count += m.count;
-    byLayer.set(layer, e);
-  }
-  const layers = [...byLayer.values()].map((e) => e.zeros / e.count);
-  assert.equal(layers.length, 3);
-  const mean = layers.reduce((a, b) => a + b, 0) / layers.length;
-  assert.ok(Math.abs(mean - 0.5) < 0.005, `layer sparsities ${layers.join(", ")}`);
-  assert.ok(Math.max(...layers) - Math.min(...layers) > 0.1, `layer sparsities ${layers.join(", ")} should spread by ~2*lambda`);
-});
+for (const base of ["wanda", "sparsegpt"] as const) {
+  test(`owl over ${base} prunes a built decoder so that the layers' sparsities average to the target`, async () => {
+    const model = buildModel({ family: "decoder", preset: "tiny", sizes: { vocab: 300, layers: 3, positions: 64 }, seed: 2 });
+    const map = mapModel(model);
+    const tokens = Int32Array.from({ length: 2000 }, (_, i) => (i * 7919 + (i >> 3)) % 300);
+    const calibration = { tokens, samples: 4, seqLen: 32, seed: 0, family: "decoder" as const };
+    const { result } = await pruneModel(model, map, { method: "owl", options: { base }, sparsity: 0.5, calibration });
+    const byLayer = new Map<number, { zeros: number; count: number }>();
+    for (const m of result.matrices) {
+      const layer = map.params.find((p) => p.name === m.name)!.layer!;
+      const e = byLayer.get(layer) ?? { zeros: 0, count: 0 };
+      e.zeros += m.zeros;
+      e.count += m.count;
+      byLayer.set(layer, e);
+    }
+    const layers = [...byLayer.values()].map((e) => e.zeros / e.count);
+    assert.equal(layers.length, 3);
+    const mean = layers.reduce((a, b) => a + b, 0) / layers.length;
+    assert.ok(Math.abs(mean - 0.5) < 0.005, `layer sparsities ${layers.join(", ")}`);
+    assert.ok(Math.max(...layers) - Math.min(...layers) > 0.1, `layer sparsities ${layers.join(", ")} should spread by ~2*lambda`);
+  });
+}
