@@ -11,10 +11,7 @@ export interface RunConfigsOptions {
   shard?: string;
   /** The Action renders its own report from every shard, with the stored baseline. */
   report?: boolean;
-  /**
-   * Providers to keep to (CPU after a CUDA install fell back). src/pipeline does not take
-   * this yet: there each config's eval.latency.providers decides.
-   */
+  /** Providers to keep to (CPU after a CUDA install fell back); overrides the configs'. */
   providers?: Array<"cpu" | "cuda">;
 }
 

@@ -10,6 +10,14 @@ interface RunCliOptions {
   cache?: string;
   charts: string;
   report: boolean;
+  providers?: string;
+}
+
+function parseProviders(text: string | undefined): Array<"cpu" | "cuda"> | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(",").map((p) => p.trim());
+  for (const p of list) if (p !== "cpu" && p !== "cuda") throw new UsageError(`--providers: expected cpu and/or cuda, got ${JSON.stringify(p)}`);
+  return list as Array<"cpu" | "cuda">;
 }
 
 /** Configs given, or every YAML file under models/ and demo/ when none are. */
@@ -31,6 +39,7 @@ export function register(program: Command): void {
     .option("--cache <dir>", "cache for downloads and token ids (default $PRUNEBENCH_CACHE or ~/.cache/prunebench)")
     .option("--charts <mode>", "charts in report.md: quickchart | mermaid | local | none", "local")
     .option("--no-report", "write results only (matrix shards)")
+    .option("--providers <list>", "latency providers for every config, e.g. cpu or cuda,cpu (overrides the configs)")
     .action(async (configs: string[], opts: RunCliOptions) => {
       const stop = createStopSignal();
       // First Ctrl-C stops after the current batch and keeps finished stages; a second one kills.
@@ -41,7 +50,7 @@ export function register(program: Command): void {
       };
       process.on("SIGINT", onSigint);
       try {
-        const done = await runConfigs({ configs: configFiles(configs), outDir: opts.out, cacheDir: opts.cache, stop, charts: opts.charts as ChartMode, report: opts.report });
+        const done = await runConfigs({ configs: configFiles(configs), outDir: opts.out, cacheDir: opts.cache, stop, charts: opts.charts as ChartMode, report: opts.report, providers: parseProviders(opts.providers) });
         for (const f of done.resultFiles) console.error(`results: ${f}`);
         if (done.reportFile) console.error(`report: ${done.reportFile} (${done.report?.verdict.state})`);
       } catch (error) {

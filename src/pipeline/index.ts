@@ -27,6 +27,8 @@ export interface RunConfigsOptions {
   base?: Result[];
   /** Skip the report (matrix shards leave it to the merge job). */
   report?: boolean;
+  /** Keep latency to these providers whatever the configs say. */
+  providers?: Array<"cpu" | "cuda">;
 }
 
 export interface RunConfigsResult {
@@ -54,7 +56,7 @@ export async function runConfigs(options: RunConfigsOptions): Promise<RunConfigs
   const results: Result[] = [];
   for (const l of loaded) {
     progress.log(`== ${l.config.name} (${path.relative(process.cwd(), l.file) || l.file})`);
-    results.push(await runConfig(l, { outDir: options.outDir, cacheDir: options.cacheDir ?? defaultCacheDir(), progress, stop, commit: options.commit, shard: options.shard }));
+    results.push(await runConfig(l, { outDir: options.outDir, cacheDir: options.cacheDir ?? defaultCacheDir(), progress, stop, commit: options.commit, shard: options.shard, providers: options.providers }));
   }
   const out: RunConfigsResult = { results, resultFiles: loaded.map((l) => resultFile(options.outDir, l.config.name)) };
   if (options.report !== false) {

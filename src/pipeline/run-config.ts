@@ -1,5 +1,6 @@
 import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import type { LoadedConfig } from "../config/load.ts";
 import { runnerFingerprint } from "../eval/runner.ts";
 import { mapModel } from "../models/index.ts";
@@ -26,6 +27,8 @@ export interface RunConfigOptions {
   /** The commit measured (recorded in results; the results store keys on it). */
   commit?: string | null;
   shard?: string;
+  /** Keep latency to these providers (the Action falls back to CPU when CUDA is not installed). */
+  providers?: Array<"cpu" | "cuda">;
 }
 
 /** Where a config's result file lives in a run's output folder. */
@@ -39,7 +42,8 @@ export function resultFile(outDir: string, name: string): string {
  * The result file is rewritten (atomically) after every stage, so whatever finished is on disk
  * before anything that can fail; a failed run records its error and the sweep goes on.
  */
-export async function runConfig(loaded: LoadedConfig, options: RunConfigOptions): Promise<Result> {
+export async function runConfig(original: LoadedConfig, options: RunConfigOptions): Promise<Result> {
+  const loaded = withProviders(original, options.providers);
   const { config } = loaded;
   const plan = planRuns(config);
   const files = await resolveModelFiles(loaded, options.cacheDir);
@@ -149,6 +153,14 @@ function runRecord(planned: PlannedRun, achieved: number, facts: ReturnType<type
     latency: measures.latency,
     seconds: { evaluate: measures.seconds },
   };
+}
+
+/** The config with its latency providers overridden; the override is part of the journal key. */
+function withProviders(loaded: LoadedConfig, providers: RunConfigOptions["providers"]): LoadedConfig {
+  const latency = loaded.config.eval.latency;
+  if (!providers?.length || !latency || providers.join() === latency.providers.join()) return loaded;
+  const config = { ...loaded.config, eval: { ...loaded.config.eval, latency: { ...latency, providers } } };
+  return { ...loaded, config, hash: createHash("sha256").update(`${loaded.hash}\0providers=${providers.join(",")}`).digest("hex") };
 }
 
 function gitCommit(dir: string): string | null {
