@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { DataType, OnnxFormatError, decodeModel, graphOf, inferTypes, readFloat32, readIntegers, tensorBytes, topologicalOrder } from "../src/onnx/index.ts";
 import { SHARED_MODELS, skipWithoutShared } from "./helpers/shared-data.ts";
+import { seededRandom } from "../src/util/random.ts";
 
 /** The small shared models; the llama one keeps its weights in external data beside it. */
 /** Mutations per file: fewer for the 3,000-node GPT-2, whose every load costs ~50 ms. */
@@ -17,17 +18,8 @@ const PLAN: [string, number][] = [
 const SMALL = PLAN.map(([f]) => path.join(SHARED_MODELS, f));
 const TOTAL = PLAN.reduce((n, [, count]) => n + count, 0);
 
-/** mulberry32: a small seeded generator, so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failure names a reproducible case. */
+const random = seededRandom;
 
 function encodeVarint(value: number): number[] {
   const out: number[] = [];

@@ -23,23 +23,15 @@ import {
 import type { ModelMap, ParamInfo } from "../../src/models/types.ts";
 import { DataType, floatToHalf } from "../../src/onnx/dtype.ts";
 import { decodeModel, type OnnxModel } from "../../src/onnx/model.ts";
+import { seededRandom } from "../../src/util/random.ts";
 
 export const IN = 8;
 export const HIDDEN = 16;
 export const MID = 12;
 export const VOCAB = 8;
 
-/** Seeded uniform [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1): the project's generator. */
+export const rng = seededRandom;
 
 /** Values in [-2, 2] on a 1/16 grid: many ties, some 0 and -0. */
 export function tiedValues(n: number, random: () => number): Float32Array {
