@@ -33,54 +33,16 @@ const COPY_CHUNK = 16 << 20;
  * is not modified. Both files appear atomically: data file first, then the graph.
  */
 export function writeModel(model: OnnxModel, file: string, options: WriteOptions = {}): void {
-  const graph = graphOf(model);
-  const mode = options.externalData ?? "auto";
-  const threshold = options.sizeThreshold ?? 1024;
-  let external = mode === "always";
-  if (mode === "auto") {
-    const anyExternal = graph.initializer.some(isExternal);
-    const total = graph.initializer.reduce((sum, t) => sum + tensorByteLength(model, t), 0);
-    external = anyExternal || total > AUTO_EXTERNAL_BYTES;
-  }
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  if (!external) {
-    const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineCopy(model, t) : t));
-    const bytes = toBinary(ModelProtoSchema, { ...model.proto, graph: { ...graph, initializer } });
-    if (bytes.byteLength > MAX_INLINE_MODEL_BYTES) {
-      throw new OnnxFormatError(file, "ModelProto", `would be ${bytes.byteLength} bytes inline; write it with external data`);
-    }
-    writeFileAtomic(file, bytes);
+  if (!usesExternalData(model, options)) {
+    writeFileAtomic(file, inlineModelBytes(model, file));
     return;
   }
-  const location = options.location ?? `${path.basename(file)}.data`;
-  if (path.isAbsolute(location) || location.split(/[\\/]/).includes("..")) {
-    throw new OnnxFormatError(file, "external data location", `${JSON.stringify(location)} must be a relative path inside the model's folder`);
-  }
-  const dataFile = path.join(path.dirname(path.resolve(file)), location);
-  mkdirSync(path.dirname(dataFile), { recursive: true });
-  const tmpData = temporaryPath(dataFile);
+  const layout = externalLayout(model, file, options);
+  const tmpData = temporaryPath(layout.dataFile);
   const fd = openSync(tmpData, "w");
-  const initializer: TensorProto[] = [];
   try {
-    let offset = 0;
-    for (const tensor of graph.initializer) {
-      const length = tensorByteLength(model, tensor);
-      if (length < threshold) {
-        initializer.push(isExternal(tensor) ? inlineCopy(model, tensor) : tensor);
-        continue;
-      }
-      offset = Math.ceil(offset / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
-      copyTensorData(model, tensor, fd, offset, length);
-      const moved = withoutData(tensor);
-      moved.dataLocation = DataLocation.EXTERNAL;
-      moved.externalData = [
-        create(StringStringEntryProtoSchema, { key: "location", value: location }),
-        create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
-        create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
-      ];
-      initializer.push(moved);
-      offset += length;
-    }
+    for (const { tensor, offset, length } of layout.placed) copyTensorData(model, tensor, fd, offset, length);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -88,9 +50,69 @@ export function writeModel(model: OnnxModel, file: string, options: WriteOptions
     throw error;
   }
   closeSync(fd);
+  renameSync(tmpData, layout.dataFile);
+  writeFileAtomic(file, layout.graphBytes());
+}
+
+/** Whether a write keeps weights in a data file (see WriteOptions.externalData). */
+export function usesExternalData(model: OnnxModel, options: WriteOptions): boolean {
+  const mode = options.externalData ?? "auto";
+  if (mode !== "auto") return mode === "always";
+  const graph = graphOf(model);
+  const total = graph.initializer.reduce((sum, t) => sum + tensorByteLength(model, t), 0);
+  return graph.initializer.some(isExternal) || total > AUTO_EXTERNAL_BYTES;
+}
+
+function inlineModelBytes(model: OnnxModel, file: string): Uint8Array {
+  const graph = graphOf(model);
+  const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineCopy(model, t) : t));
   const bytes = toBinary(ModelProtoSchema, { ...model.proto, graph: { ...graph, initializer } });
-  renameSync(tmpData, dataFile);
-  writeFileAtomic(file, bytes);
+  if (bytes.byteLength > MAX_INLINE_MODEL_BYTES) {
+    throw new OnnxFormatError(file, "ModelProto", `would be ${bytes.byteLength} bytes inline; write it with external data`);
+  }
+  return bytes;
+}
+
+/** Where each weight goes in the data file, and the graph that points there. */
+export interface ExternalLayout {
+  dataFile: string;
+  /** Tensors written to the data file, in file order, with their place in it. */
+  placed: { tensor: TensorProto; offset: number; length: number }[];
+  /** The model file's bytes: the graph with every placed tensor pointing into the data file. */
+  graphBytes(): Uint8Array;
+}
+
+export function externalLayout(model: OnnxModel, file: string, options: WriteOptions): ExternalLayout {
+  const graph = graphOf(model);
+  const threshold = options.sizeThreshold ?? 1024;
+  const location = options.location ?? `${path.basename(file)}.data`;
+  if (path.isAbsolute(location) || location.split(/[\\/]/).includes("..")) {
+    throw new OnnxFormatError(file, "external data location", `${JSON.stringify(location)} must be a relative path inside the model's folder`);
+  }
+  const dataFile = path.join(path.dirname(path.resolve(file)), location);
+  mkdirSync(path.dirname(dataFile), { recursive: true });
+  const initializer: TensorProto[] = [];
+  const placed: ExternalLayout["placed"] = [];
+  let offset = 0;
+  for (const tensor of graph.initializer) {
+    const length = tensorByteLength(model, tensor);
+    if (length < threshold) {
+      initializer.push(isExternal(tensor) ? inlineCopy(model, tensor) : tensor);
+      continue;
+    }
+    offset = Math.ceil(offset / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
+    placed.push({ tensor, offset, length });
+    const moved = withoutData(tensor);
+    moved.dataLocation = DataLocation.EXTERNAL;
+    moved.externalData = [
+      create(StringStringEntryProtoSchema, { key: "location", value: location }),
+      create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
+      create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
+    ];
+    initializer.push(moved);
+    offset += length;
+  }
+  return { dataFile, placed, graphBytes: () => toBinary(ModelProtoSchema, { ...model.proto, graph: { ...graph, initializer } }) };
 }
 
 function tensorByteLength(model: OnnxModel, tensor: TensorProto): number {

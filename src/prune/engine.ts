@@ -2,7 +2,7 @@ import path from "node:path";
 import { mapModel } from "../models/index.ts";
 import type { ModelMap } from "../models/types.ts";
 import { dataTypeName, elementBytes } from "../onnx/dtype.ts";
-import { readModel, type OnnxModel } from "../onnx/model.ts";
+import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import type { Bitmask } from "./bitmask.ts";
 import { PruneError } from "./errors.ts";
@@ -12,7 +12,8 @@ import { getMethod } from "./registry.ts";
 import { PRUNE_RESULT_VERSION, type PrunedMatrix, type PruneResult } from "./result.ts";
 import { checkSparsity } from "./rounding.ts";
 import { keyToFloat } from "./select.ts";
-import { chooseTargets, type TargetPatterns } from "./targets.ts";
+import { pruneStreamed, streamedTargets, streamingObstacle } from "./stream/magnitude.ts";
+import { chooseTargets, type TargetGroup, type TargetPatterns } from "./targets.ts";
 import type { PruneMethod } from "./types.ts";
 import "./methods/index.ts";
 import "./calibrated/index.ts";
@@ -53,7 +54,7 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
   const method = getMethod(options.method);
   const parsed = method.parseOptions(options.options ?? {});
   const sparsity = resolveSparsity(method, parsed, options.sparsity);
-  const groups = chooseTargets(map, options.patterns);
+  const groups = inFileOrder(model, chooseTargets(map, options.patterns));
   const targets = loadTargets(model, groups);
   const loaded = now();
   const cpuLoaded = cpuNow();
@@ -86,9 +87,25 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
   }
   const applied = now();
   const cpuApplied = cpuNow();
+  const result = summarize(model, method, parsed, { seed, sparsity, matrices, maxPruned }, {
+    seconds: { load: loaded - start, select: selected - loaded, apply: applied - selected },
+    cpuSeconds: { load: cpuLoaded - cpuStart, select: cpuSelected - cpuLoaded, apply: cpuApplied - cpuSelected },
+  });
+  return { result, masks: entries };
+}
+
+/** The run's result from its per-matrix counts (output and mask still null). */
+function summarize<O>(
+  model: OnnxModel,
+  method: PruneMethod<O>,
+  parsed: O,
+  run: { seed: number; sparsity: number; matrices: PrunedMatrix[]; maxPruned: number | null },
+  timing: Pick<PruneResult, "seconds" | "cpuSeconds">,
+): PruneResult {
+  const { matrices } = run;
   const params = matrices.reduce((n, m) => n + m.count, 0);
   const zeros = matrices.reduce((n, m) => n + m.zeros, 0);
-  const result: PruneResult = {
+  return {
     schema: PRUNE_RESULT_VERSION,
     model: model.file,
     output: null,
@@ -96,19 +113,26 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
     method: method.name,
     options: method.describeOptions?.(parsed) ?? {},
     scope: method.scope,
-    seed,
-    sparsity,
+    seed: run.seed,
+    sparsity: run.sparsity,
     achievedSparsity: params ? zeros / params : 0,
     params,
     pruned: matrices.reduce((n, m) => n + m.pruned, 0),
     zeros,
-    maxPrunedMagnitude: maxPruned,
+    maxPrunedMagnitude: run.maxPruned,
     matrices,
-    seconds: { load: loaded - start, select: selected - loaded, apply: applied - selected },
-    cpuSeconds: { load: cpuLoaded - cpuStart, select: cpuSelected - cpuLoaded, apply: cpuApplied - cpuSelected },
+    ...timing,
     warnings: [],
   };
-  return { result, masks: entries };
+}
+
+/**
+ * Targets in initializer order: ties at a threshold are pruned in this order, the order the
+ * streamed engine meets them in the data file, so both engines prune the same weights.
+ */
+function inFileOrder(model: OnnxModel, groups: TargetGroup[]): TargetGroup[] {
+  const position = new Map(graphOf(model).initializer.map((t, i) => [t.name, i]));
+  return groups.sort((a, b) => (position.get(a.info.name) ?? 0) - (position.get(b.info.name) ?? 0));
 }
 
 function resolveSparsity(method: PruneMethod<unknown>, parsed: unknown, requested: number | undefined): number {
@@ -186,6 +210,14 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 export interface PruneFileOptions extends PruneOptions {
+  /**
+   * "stream" prunes magnitude (per matrix or global) from the source's data file straight into
+   * the output's, holding no weights (src/prune/stream); "memory" loads the targets; "auto"
+   * streams whenever it can (fp32 targets without tied copies, external data in and out).
+   */
+  engine?: "auto" | "stream" | "memory";
+  /** Chunk size of the streamed engine (a multiple of 128 bytes; tests use small ones). Default 4 MiB. */
+  streamChunkBytes?: number;
   input: string;
   output: string;
   /** Mask file to write; none when absent. */
@@ -209,6 +241,20 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
   const map = typeof options.map === "function" ? options.map(model) : (options.map ?? mapModel(model));
   const read = now();
   const cpuRead = cpuNow();
+  const streamed = await pruneFileStreamed(model, map, options);
+  if (streamed) {
+    const { result, masks } = streamed;
+    const pruned = now();
+    const cpuPruned = cpuNow();
+    if (options.mask) writeMaskFile(options.mask, masks, { model: path.basename(options.input), method: result.method, options: result.options, sparsity: result.sparsity });
+    return {
+      ...result,
+      output: options.output,
+      mask: options.mask ?? null,
+      seconds: { read: read - start, ...result.seconds, mask: now() - pruned, total: now() - start },
+      cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, mask: cpuNow() - cpuPruned, total: cpuNow() - cpuStart },
+    };
+  }
   const { result, masks } = await pruneModel(model, map, options);
   const written = now();
   const cpuPruned = cpuNow();
@@ -227,6 +273,43 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
     seconds: { read: read - start, ...result.seconds, write: modelWritten - written, mask: end - modelWritten, total: end - start },
     cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, write: cpuWritten - cpuPruned, mask: cpuEnd - cpuWritten, total: cpuEnd - cpuStart },
   };
+}
+
+/** Streamed magnitude pruning (src/prune/stream), or null where the in-memory engine must run. */
+async function pruneFileStreamed(model: OnnxModel, map: ModelMap, options: PruneFileOptions): Promise<PrunedModel | null> {
+  const engine = options.engine ?? "auto";
+  if (engine === "memory") return null;
+  const method = getMethod(options.method);
+  const parsed = method.parseOptions(options.options ?? {});
+  const scope = magnitudeScope(method.name, parsed);
+  if (!scope) {
+    if (engine === "stream") throw new PruneError(`${method.name}: only magnitude pruning (per matrix or global) can be streamed`);
+    return null;
+  }
+  const sparsity = resolveSparsity(method, parsed, options.sparsity);
+  const groups = chooseTargets(map, options.patterns);
+  const write = { externalData: options.externalData ?? "auto" } as const;
+  const obstacle = streamingObstacle(model, groups, write, options.output);
+  if (obstacle) {
+    if (engine === "stream") throw new PruneError(`${model.file}: cannot prune streamed: ${obstacle}`);
+    return null;
+  }
+  const log = options.log ?? (() => {});
+  const targets = streamedTargets(model, groups, scope);
+  log(`${method.name} (streamed): ${targets.length} tensors, ${targets.reduce((n, t) => n + t.count, 0)} weights, sparsity ${sparsity}`);
+  const cpuStart = cpuNow();
+  const run = await pruneStreamed(model, targets, sparsity, { file: options.output, write, log, chunkBytes: options.streamChunkBytes });
+  const result = summarize(model, method, parsed, { seed: options.seed ?? 0, sparsity, matrices: run.matrices, maxPruned: run.maxPrunedKey === null ? null : keyToFloat(run.maxPrunedKey) }, {
+    seconds: { select: run.seconds.select, write: run.seconds.write },
+    cpuSeconds: { streamed: cpuNow() - cpuStart },
+  });
+  return { result, masks: run.masks };
+}
+
+function magnitudeScope(name: string, parsed: unknown): "matrix" | "global" | null {
+  if (name !== "magnitude" && name !== "global") return null;
+  const scope = (parsed as { scope?: unknown }).scope;
+  return scope === "matrix" || scope === "global" ? scope : null;
 }
 
 export interface SweepRun {

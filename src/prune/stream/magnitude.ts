@@ -1,0 +1,239 @@
+import type { TensorProto } from "onnx-buf";
+import { forEachChunk, type ByteSource, tensorSource } from "../../onnx/chunks.ts";
+import { DataType, dataTypeName } from "../../onnx/dtype.ts";
+import { graphOf, type OnnxModel } from "../../onnx/model.ts";
+import { elementCount, tensorShape } from "../../onnx/tensor.ts";
+import { externalLayout, usesExternalData, type WriteOptions } from "../../onnx/write.ts";
+import { writeModelStreamed } from "../../onnx/write-stream.ts";
+import { Bitmask } from "../bitmask.ts";
+import { PruneError } from "../errors.ts";
+import type { MaskEntry } from "../mask-file.ts";
+import type { PrunedMatrix } from "../result.ts";
+import { prunedCount } from "../rounding.ts";
+import type { TargetGroup } from "../targets.ts";
+import { KernelArena } from "./kernels.ts";
+
+/**
+ * Magnitude pruning (per matrix and global) streamed from the source model's data file to the
+ * output's, for models too large to hold comfortably: three passes over the target weights,
+ * each reading them in 4 MiB chunks into WebAssembly memory:
+ *   1. count |w| by its top 16 bits (per scope: the whole target set, or each matrix);
+ *   2. inside the bucket that holds the k-th smallest, count the low 16 bits: the exact
+ *      threshold key and how many weights equal to it are pruned (skipped when the bucket is
+ *      pruned whole);
+ *   3. while writing the output, zero what lies below the threshold (and the first tied
+ *      weights, in file order), recording mask bits and counts.
+ * The result, masks and output bytes are exactly those of the in-memory engine (the tests
+ * compare them); memory use is the chunk buffers and the masks, whatever the model's size.
+ */
+export interface StreamedTarget {
+  name: string;
+  tensor: TensorProto;
+  shape: number[];
+  count: number;
+  source: ByteSource;
+  scope: number;
+}
+
+export interface StreamedPrune {
+  matrices: PrunedMatrix[];
+  masks: MaskEntry[];
+  /** Largest pruned |w| key over all targets, or null when none was pruned. */
+  maxPrunedKey: number | null;
+  seconds: { select: number; write: number };
+}
+
+const CHUNK_BYTES = 4 << 20;
+/** Chunks in WebAssembly memory (selection passes and pruned weights) and for plain copying. */
+const CHUNKS = 8;
+const COPY_CHUNKS = 4;
+
+/**
+ * Why `groups` cannot be pruned streamed into `output` (null when they can): the streamed path
+ * covers fp32 targets without tied copies, written to a data file where every target lands.
+ */
+export function streamingObstacle(model: OnnxModel, groups: readonly TargetGroup[], write: WriteOptions, file: string): string | null {
+  if (!usesExternalData(model, write)) return "the output is written inline";
+  const byName = new Map(graphOf(model).initializer.map((t) => [t.name, t]));
+  const placed = new Set(externalLayout(model, file, write).placed.map((p) => p.tensor.name));
+  for (const { info, copies } of groups) {
+    const tensor = byName.get(info.name);
+    if (!tensor) return `${info.name} is not an initializer of the main graph`;
+    if (tensor.dataType !== DataType.FLOAT) return `${info.name} is ${dataTypeName(tensor.dataType)}, not FLOAT`;
+    if (copies.length) return `${info.name} has tied copies`;
+    if (!placed.has(info.name)) return `${info.name} stays inline in the output`;
+  }
+  return null;
+}
+
+/** Targets in file (initializer) order, which is the order ties at the threshold are pruned in. */
+export function streamedTargets(model: OnnxModel, groups: readonly TargetGroup[], scope: "matrix" | "global"): StreamedTarget[] {
+  const chosen = new Set(groups.map((g) => g.info.name));
+  const tensors = graphOf(model).initializer.filter((t) => chosen.has(t.name));
+  return tensors.map((tensor, i) => {
+    const shape = tensorShape(model, tensor);
+    return { name: tensor.name, tensor, shape, count: elementCount(shape), source: tensorSource(model, tensor), scope: scope === "global" ? 0 : i };
+  });
+}
+
+interface ScopeSelection {
+  k: number;
+  bucket: number;
+  /** Weights below the bucket, then (after pass 2) below the threshold. */
+  below: number;
+  threshold: number;
+  ties: number;
+  /** Pass 2 is needed: the bucket is split by the threshold. */
+  refine: boolean;
+  /** Some key is Inf or NaN. */
+  nonFinite: boolean;
+}
+
+export async function pruneStreamed(
+  model: OnnxModel,
+  targets: readonly StreamedTarget[],
+  sparsity: number,
+  output: { file: string; write: WriteOptions; log: (line: string) => void; chunkBytes?: number },
+): Promise<StreamedPrune> {
+  const chunkBytes = output.chunkBytes ?? CHUNK_BYTES;
+  const arena = new KernelArena({ chunkBytes, chunks: CHUNKS });
+  const lastChunk = (t: StreamedTarget, offset: number) => offset + chunkBytes >= t.count * 4;
+  const started = performance.now();
+  const scopes = scopeRanges(targets);
+  const selections: ScopeSelection[] = scopes.map(({ count }) => ({ k: prunedCount(sparsity, count), bucket: 0, below: 0, threshold: 0, ties: 0, refine: false, nonFinite: false }));
+  let selected = started;
+  const selecting = select(model.file, targets, scopes, selections, arena, lastChunk).then(() => {
+    selected = performance.now();
+    output.log(`streamed selection done in ${((selected - started) / 1000).toFixed(1)} s; writing the pruned weights`);
+  });
+
+  // Pass 3: zero, mask and write; the weights that are not pruned are copied meanwhile.
+  const index = new Map(targets.map((t, i) => [t.name, i]));
+  const masks = targets.map((t) => new Bitmask(t.count));
+  const ties: number[] = [];
+  const matrices: PrunedMatrix[] = targets.map((t) => ({ name: t.name, shape: t.shape, dataType: "FLOAT", count: t.count, pruned: 0, zeros: 0, sparsity: 0, copies: [] }));
+  let maxPrunedKey: number | null = null;
+  const transform = (tensor: TensorProto, bytes: Uint8Array, offset: number) => {
+    const i = index.get(tensor.name)!;
+    const t = targets[i];
+    const selection = selections[t.scope];
+    // The tie budget runs on through the scope's tensors, in file order.
+    if (offset === 0) arena.startMasking(i === scopes[t.scope].first ? selection.ties : ties[t.scope]);
+    masks[i].bits.set(arena.mask(bytes, selection.threshold), offset / 32);
+    if (!lastChunk(t, offset)) return;
+    const stats = arena.stats();
+    ties[t.scope] = stats.ties;
+    const m = matrices[i];
+    m.pruned = stats.pruned;
+    m.zeros = stats.pruned + stats.keptZeros;
+    m.sparsity = t.count ? m.zeros / t.count : 0;
+    if (stats.pruned) maxPrunedKey = Math.max(maxPrunedKey ?? 0, stats.maxPrunedKey);
+  };
+  let lastLine = 0;
+  await writeModelStreamed(model, output.file, {
+    ...output.write,
+    buffers: Array.from({ length: COPY_CHUNKS }, () => new Uint8Array(chunkBytes)),
+    transformed: { names: new Set(index.keys()), ready: selecting, buffers: arena.chunks, transform },
+    progress: (written, total) => {
+      const now = performance.now();
+      if (now - lastLine < 10_000 && written < total) return;
+      lastLine = now;
+      output.log(`writing ${output.file}: ${Math.round((100 * written) / total)}% of ${(total / 2 ** 30).toFixed(2)} GiB`);
+    },
+  });
+  const masksOut: MaskEntry[] = targets.map((t, i) => ({ name: t.name, shape: t.shape, mask: masks[i], copies: [] }));
+  return { matrices, masks: masksOut, maxPrunedKey, seconds: { select: (selected - started) / 1000, write: (performance.now() - selected) / 1000 } };
+}
+
+/** Passes 1 and 2: each scope's threshold key and tie budget. */
+async function select(
+  label: string,
+  targets: readonly StreamedTarget[],
+  scopes: readonly ScopeRange[],
+  selections: ScopeSelection[],
+  arena: KernelArena,
+  lastChunk: (t: StreamedTarget, offset: number) => boolean,
+): Promise<void> {
+  // Pass 1: the first radix digit of |w|, per scope.
+  await forEachChunk(label, targets.map((t) => t.source), arena.chunks, ({ source, offset, bytes }) => {
+    const t = targets[source];
+    const range = scopes[t.scope];
+    if (source === range.first && offset === 0) arena.clearHigh();
+    arena.countHigh(bytes);
+    if (source === range.last && lastChunk(t, offset)) chooseBucket(arena.high(), selections[t.scope]);
+  });
+  if (selections.some((s) => s.nonFinite)) await findNaN(label, targets, arena);
+  // Pass 2: the second digit, inside each scope's bucket, where the threshold splits it.
+  const refined = targets.map((t, i) => ({ t, i })).filter(({ t }) => selections[t.scope].refine);
+  if (!refined.length) return;
+  await forEachChunk(label, refined.map(({ t }) => t.source), arena.chunks, ({ source, offset, bytes }) => {
+    const { t, i } = refined[source];
+    const range = scopes[t.scope];
+    const selection = selections[t.scope];
+    if (i === range.first && offset === 0) arena.clearLow();
+    arena.countLow(bytes, selection.bucket);
+    if (i === range.last && lastChunk(t, offset)) chooseThreshold(arena.low(), selection);
+  });
+}
+
+/** A scope's targets are consecutive: [first, last], holding `count` weights. */
+interface ScopeRange {
+  first: number;
+  last: number;
+  count: number;
+}
+
+function scopeRanges(targets: readonly StreamedTarget[]): ScopeRange[] {
+  const ranges: ScopeRange[] = [];
+  targets.forEach((t, i) => {
+    const range = (ranges[t.scope] ??= { first: i, last: i, count: 0 });
+    range.last = i;
+    range.count += t.count;
+  });
+  return ranges;
+}
+
+const INF_BUCKET = 0x7f800000 >>> 16;
+
+/** The bucket holding the k-th smallest |w|; flags keys at or past Inf for findNaN. */
+function chooseBucket(high: Uint32Array, selection: ScopeSelection): void {
+  for (let b = INF_BUCKET; b < high.length; b++) if (high[b]) selection.nonFinite = true;
+  const k = selection.k;
+  if (k === 0) return;
+  let below = 0;
+  let bucket = 0;
+  while (below + high[bucket] < k) below += high[bucket++];
+  selection.bucket = bucket;
+  selection.below = below;
+  if (below + high[bucket] === k) {
+    // The whole bucket goes: the next bucket's first key is the threshold, with no ties.
+    selection.threshold = (bucket + 1) * 65536;
+    selection.ties = 0;
+  } else {
+    selection.refine = true;
+  }
+}
+
+function chooseThreshold(low: Uint32Array, selection: ScopeSelection): void {
+  let below = selection.below;
+  let l = 0;
+  while (below + low[l] < selection.k) below += low[l++];
+  selection.threshold = selection.bucket * 65536 + l;
+  selection.ties = selection.k - below;
+  selection.below = below;
+}
+
+/**
+ * Some scope holds a key at or past Inf: one more pass names the first NaN, which magnitude
+ * cannot rank. Inf alone is fine (it ranks above every finite weight).
+ */
+async function findNaN(label: string, targets: readonly StreamedTarget[], arena: KernelArena): Promise<void> {
+  await forEachChunk(label, targets.map((t) => t.source), arena.chunks, ({ source, offset, bytes }) => {
+    const keys = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    for (let i = 0; i < keys.length; i++) {
+      if ((keys[i] & 0x7fffffff) > 0x7f800000) {
+        throw new PruneError(`${targets[source].name}: weight ${offset / 4 + i} is NaN; magnitude pruning cannot rank it (fix or exclude the tensor)`);
+      }
+    }
+  });
+}

@@ -1,0 +1,17 @@
+/**
+ * The part of the WebAssembly JS API that the kernels use. TypeScript declares it in its DOM
+ * library, which a Node project does not load, and @types/node 20 does not declare it.
+ */
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Memory {
+    constructor(descriptor: { initial: number; maximum?: number });
+    readonly buffer: ArrayBuffer;
+  }
+  class Instance {
+    constructor(module: Module, imports?: Record<string, Record<string, unknown>>);
+    readonly exports: Record<string, unknown>;
+  }
+}
