@@ -120,3 +120,18 @@ test("Bitmask: transposed masks and trailing bits", () => {
   assert.equal(m.apply(w), 1);
   assert.deepEqual([...w], [1, 0, 3, 4, 5, 6]);
 });
+
+test("Bitmask.kept counts the set bits, on aligned and unaligned bytes and any length", () => {
+  const random = rng(11);
+  for (const length of [0, 1, 7, 8, 31, 32, 33, 1000, 4097]) {
+    const bytes = new Uint8Array(Math.ceil(length / 8) + 1);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
+    if (length % 8) bytes[Math.ceil(length / 8) - 1] &= (1 << length % 8) - 1;
+    for (const view of [bytes.slice(0, Math.ceil(length / 8)), bytes.subarray(1, 1 + Math.ceil(length / 8))]) {
+      if (length % 8 && view.length) view[view.length - 1] &= (1 << length % 8) - 1;
+      let expected = 0;
+      for (let i = 0; i < length; i++) expected += (view[i >>> 3] >>> (i & 7)) & 1;
+      assert.equal(new Bitmask(length, view).kept(), expected, `length ${length}, offset ${view.byteOffset}`);
+    }
+  }
+});

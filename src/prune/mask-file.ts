@@ -66,6 +66,14 @@ export interface MaskMeta {
 }
 
 export function encodeMaskFile(entries: readonly MaskEntry[], meta: MaskMeta): Uint8Array {
+  return Buffer.concat(maskFileParts(entries, meta));
+}
+
+/**
+ * The file as a list of pieces, the masks' own bits among them: a 1B-weight target set is
+ * written without first gathering its 125 MB of bits into one buffer.
+ */
+function maskFileParts(entries: readonly MaskEntry[], meta: MaskMeta): Uint8Array[] {
   const tensors: MaskTensor[] = [];
   let offset = 0;
   for (const e of entries) {
@@ -77,21 +85,16 @@ export function encodeMaskFile(entries: readonly MaskEntry[], meta: MaskMeta): U
   const header: MaskHeader = { format: "prunebench-mask", version: MASK_FORMAT_VERSION, ...meta, options: meta.options ?? {}, tensors, dataBytes: offset };
   const json = Buffer.from(JSON.stringify(header), "utf8");
   const dataStart = Math.ceil((16 + json.byteLength) / 8) * 8;
-  const out = Buffer.alloc(dataStart + offset);
-  MASK_MAGIC.copy(out, 0);
-  out.writeUInt32LE(MASK_FORMAT_VERSION, 8);
-  out.writeUInt32LE(json.byteLength, 12);
-  json.copy(out, 16);
-  let at = dataStart;
-  for (const e of entries) {
-    out.set(e.mask.bits, at);
-    at += e.mask.bits.byteLength;
-  }
-  return out;
+  const head = Buffer.alloc(dataStart);
+  MASK_MAGIC.copy(head, 0);
+  head.writeUInt32LE(MASK_FORMAT_VERSION, 8);
+  head.writeUInt32LE(json.byteLength, 12);
+  json.copy(head, 16);
+  return [head, ...entries.map((e) => e.mask.bits)];
 }
 
 export function writeMaskFile(file: string, entries: readonly MaskEntry[], meta: MaskMeta): void {
-  writeFileAtomic(file, encodeMaskFile(entries, meta));
+  writeFileAtomic(file, maskFileParts(entries, meta));
 }
 
 /** A mask file read back: the header and each tensor's keep-mask by name. */

@@ -8,16 +8,19 @@ export function temporaryPath(file: string): string {
 
 /**
  * Writes a file so that readers see the old content or the new, never half of it: a crash
- * mid-write (or kill -9) leaves only a stray temporary file, never a truncated result.
+ * mid-write (or kill -9) leaves only a stray temporary file, never a truncated result. `data`
+ * may come in parts, written one after another.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = temporaryPath(file);
   const fd = openSync(tmp, "w");
   try {
-    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    let done = 0;
-    while (done < bytes.byteLength) done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30));
+    const parts = typeof data === "string" ? [Buffer.from(data, "utf8")] : data instanceof Uint8Array ? [data] : data;
+    for (const bytes of parts) {
+      let done = 0;
+      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30));
+    }
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
