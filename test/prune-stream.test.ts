@@ -8,7 +8,8 @@ import { forEachChunk } from "../src/onnx/chunks.ts";
 import { OnnxFormatError, graphOf, readModel, writeModel } from "../src/onnx/index.ts";
 import { materialize } from "../src/onnx/tensor.ts";
 import { PruneError, pruneFile, type PruneResult } from "../src/prune/index.ts";
-import { KernelArena } from "../src/prune/stream/kernels.ts";
+import { KernelArena, MAX_WINDOW } from "../src/prune/stream/kernels.ts";
+import { sampledRanges } from "../src/prune/stream/magnitude.ts";
 import { seededRandom } from "../src/util/random.ts";
 import { KERNELS_WASM, assembleKernels } from "../scripts/build-kernels.ts";
 
@@ -51,12 +52,16 @@ test("kernels: the |w| digit histograms equal a plain count", () => {
     const expected = new Uint32Array(32768);
     for (let i = 0; i < n; i++) expected[keyOf(values[i]) >>> 16]++;
     assert.deepEqual(arena.high(), expected, `high digit, n=${n}`);
-    const bucket = n ? keyOf(values[0]) >>> 16 : 0;
-    arena.clearLow();
-    arena.countLow(chunk, bucket);
-    const low = new Uint32Array(65536);
-    for (let i = 0; i < n; i++) if (keyOf(values[i]) >>> 16 === bucket) low[keyOf(values[i]) & 0xffff]++;
-    assert.deepEqual(arena.low(), low, `low digit in bucket ${bucket}, n=${n}`);
+    const first = n ? keyOf(values[0]) >>> 16 : 0;
+    for (const [base, width] of [[first, 1], [Math.max(0, first - 4), MAX_WINDOW], [0x7f7c, MAX_WINDOW]]) {
+      arena.clearLow();
+      arena.countLow(chunk, base, width);
+      for (let d = 0; d < width; d++) {
+        const low = new Uint32Array(65536);
+        for (let i = 0; i < n; i++) if (keyOf(values[i]) >>> 16 === base + d) low[keyOf(values[i]) & 0xffff]++;
+        assert.deepEqual(arena.low(d), low, `low digit in bucket ${base + d} of a window [${base}, ${base + width}), n=${n}`);
+      }
+    }
     assert.ok(keys.length === n);
   }
 });
@@ -115,10 +120,10 @@ test("the committed kernels.wasm is kernels.wat assembled (npm run build:kernels
 });
 
 /** A small built decoder with odd sizes (tensors that are not whole 32-weight groups), external data. */
-async function builtDecoder(dir: string, transform?: (values: Float32Array, name: string) => void): Promise<string> {
+async function builtDecoder(dir: string, transform?: (values: Float32Array, name: string) => void, sizes: { dModel: number; dFF: number } = { dModel: 20, dFF: 44 }): Promise<string> {
   const built = path.join(dir, "built", "model.onnx");
   mkdirSync(path.dirname(built), { recursive: true });
-  await writeBuiltModel({ family: "decoder", preset: "tiny", sizes: { layers: 2, dModel: 20, heads: 4, dFF: 44, vocab: 50, positions: 16 }, seed: 3, file: built, externalData: "always" });
+  await writeBuiltModel({ family: "decoder", preset: "tiny", sizes: { layers: 2, heads: 4, vocab: 50, positions: 16, ...sizes }, seed: 3, file: built, externalData: "always" });
   if (!transform) return built;
   const model = readModel(built);
   for (const t of graphOf(model).initializer) {
@@ -144,26 +149,41 @@ function comparable(result: PruneResult) {
 }
 
 async function bothEngines(dir: string, input: string, run: { method: string; sparsity: number; chunk?: number }) {
-  const out: Record<string, { result: PruneResult; data: Buffer; graph: Buffer; mask: Buffer }> = {};
+  const out: Partial<Record<"memory" | "stream", { result: PruneResult; data: Buffer; graph: Buffer; mask: Buffer }>> = {};
+  const log: string[] = [];
   for (const engine of ["memory", "stream"] as const) {
     const folder = path.join(dir, `${engine}-${run.method}-${run.sparsity}-${run.chunk ?? 0}`);
     const output = path.join(folder, "pruned.onnx");
     const mask = path.join(folder, "pruned.mask");
-    const result = await pruneFile({ input, output, mask, method: run.method, sparsity: run.sparsity, engine, streamChunkBytes: run.chunk });
+    const result = await pruneFile({ input, output, mask, method: run.method, sparsity: run.sparsity, engine, streamChunkBytes: run.chunk, log: (line) => log.push(line) });
     out[engine] = { result, data: readFileSync(`${output}.data`), graph: readFileSync(output), mask: readFileSync(mask) };
   }
-  return out;
+  return { memory: out.memory!, stream: out.stream!, log };
 }
 
 test("streamed magnitude pruning writes exactly what the in-memory engine writes: model, mask file and counts", async () => {
   const dir = workdir();
-  const models = { grid: await builtDecoder(dir, onGrid), normal: await builtDecoder(path.join(dir, "n")) };
+  // In the skewed model (wider, so that its MLP matrices are sampled in blocks) the sampled
+  // blocks of the MLP matrices are scaled up 1000 times: the guessed bucket misses and the
+  // extra pass runs.
+  const wide = { dModel: 64, dFF: 160 };
+  const skewed = await builtDecoder(
+    path.join(dir, "s"),
+    (values) => {
+      if (values.length !== wide.dModel * wide.dFF) return;
+      for (const { at, length } of sampledRanges(values.length * 4)) for (let i = at / 4; i < (at + length) / 4; i++) values[i] *= 1000;
+    },
+    wide,
+  );
+  const models = { grid: await builtDecoder(dir, onGrid), normal: await builtDecoder(path.join(dir, "n")), skewed };
+  const missed: string[] = [];
   for (const [kind, input] of Object.entries(models)) {
     for (const method of ["magnitude", "global"]) {
       for (const sparsity of [0, 0.3, 0.5, 0.9]) {
         for (const chunk of [128, 384, undefined]) {
           const where = `${kind} ${method} ${sparsity} chunk ${chunk ?? "default"}`;
-          const { memory, stream } = await bothEngines(dir, input, { method, sparsity, chunk });
+          const { memory, stream, log } = await bothEngines(dir, input, { method, sparsity, chunk });
+          if (log.some((line) => line.includes("guess missed"))) missed.push(where);
           assert.deepEqual(comparable(stream.result), comparable(memory.result), where);
           assert.ok(stream.data.equals(memory.data), `${where}: data files differ`);
           assert.ok(stream.graph.equals(memory.graph), `${where}: model files differ`);
@@ -173,6 +193,8 @@ test("streamed magnitude pruning writes exactly what the in-memory engine writes
       }
     }
   }
+  assert.ok(missed.some((w) => w.startsWith("skewed global")), "the skewed model never took the extra pass");
+  assert.ok(!missed.some((w) => w.startsWith("normal global")), `the sampled guess missed on the normal model: ${missed.join("; ")}`);
   // The grid model really exercises ties: global 50% has many weights equal to its threshold.
   const { stream } = await bothEngines(dir, models.grid, { method: "global", sparsity: 0.5 });
   assert.equal(stream.result.achievedSparsity, 0.5);

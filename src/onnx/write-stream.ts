@@ -2,6 +2,7 @@ import { open, rename, rm } from "node:fs/promises";
 import type { TensorProto } from "onnx-buf";
 import { temporaryPath, writeFileAtomic } from "../util/atomic.ts";
 import { forEachChunk, tensorSource } from "./chunks.ts";
+import { DIRECT_IO_ALIGNMENT, canWriteDirect, openForDirectWrites, padToBlocks } from "./direct-io.ts";
 import { OnnxFormatError } from "./errors.ts";
 import type { OnnxModel } from "./model.ts";
 import { externalLayout, usesExternalData, type WriteOptions } from "./write.ts";
@@ -45,20 +46,27 @@ export async function writeModelStreamed(model: OnnxModel, file: string, options
   const changed = options.transformed;
   const asIs = layout.placed.filter((p) => !changed?.names.has(p.tensor.name));
   const toChange = changed ? layout.placed.filter((p) => changed.names.has(p.tensor.name)) : [];
+  const end = layout.placed.reduce((n, p) => Math.max(n, p.offset + p.length), 0);
   const tmpData = temporaryPath(layout.dataFile);
-  const out = await open(tmpData, "w");
+  const buffers = [...options.buffers, ...(changed?.buffers ?? [])];
+  // Direct I/O where every buffer and offset allows it (4096-aligned buffers and chunks; our
+  // layout aligns tensors to 4096), buffered writes otherwise.
+  const direct = canWriteDirect(buffers) && layout.placed.every((p) => p.offset % DIRECT_IO_ALIGNMENT === 0);
+  const directOut = direct ? await openForDirectWrites(tmpData) : null;
+  const out = directOut ?? (await open(tmpData, "w"));
   let flushing: Promise<void> | null = null;
   let written = 0;
   let unflushed = 0;
-  const writeChunk = async (at: number, bytes: Uint8Array) => {
+  const writeChunk = async (at: number, chunk: Uint8Array) => {
+    const bytes = directOut ? padToBlocks(chunk) : chunk;
     for (let done = 0; done < bytes.byteLength; ) {
       const { bytesWritten } = await out.write(bytes, done, bytes.byteLength - done, at + done);
       done += bytesWritten;
     }
-    written += bytes.byteLength;
-    unflushed += bytes.byteLength;
+    written += chunk.byteLength;
+    unflushed += chunk.byteLength;
     options.progress?.(written, total);
-    if (unflushed >= FLUSH_EVERY && !flushing) {
+    if (!directOut && unflushed >= FLUSH_EVERY && !flushing) {
       unflushed = 0;
       flushing = out.datasync().finally(() => (flushing = null));
     }
@@ -86,6 +94,8 @@ export async function writeModelStreamed(model: OnnxModel, file: string, options
     const failed = outcomes.find((o) => o.status === "rejected");
     if (failed) throw failed.reason;
     await flushing;
+    // Direct writes of a last partial block ran past the end with zeros.
+    if (directOut) await out.truncate(end);
     await out.sync();
   } catch (error) {
     await Promise.resolve(flushing).catch(() => {});

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { markAligned } from "../../onnx/direct-io.ts";
 
 /**
  * The WebAssembly selection kernels (kernels.wat) and the memory they work in. Weights are
@@ -7,7 +8,7 @@ import { readFileSync } from "node:fs";
  */
 interface KernelExports {
   histAbs(src: number, n: number, hist: number): void;
-  countLow(src: number, n: number, bucket: number, low: number): void;
+  countWindow(src: number, n: number, base: number, width: number, low: number): void;
   resetStats(ties: number): void;
   maskAbs(src: number, n: number, threshold: number, mask: number): void;
   pruned(): number;
@@ -26,6 +27,8 @@ const PAGE = 65536;
 const HIGH_BINS = 32768;
 const SUBS = 4;
 const LOW_BINS = 65536;
+/** Most first-digit buckets a second-digit count covers at once. */
+export const MAX_WINDOW = 9;
 
 export interface KernelArenaOptions {
   /** Bytes per chunk; a multiple of 128 (32 fp32 weights, one mask word). */
@@ -62,13 +65,15 @@ export class KernelArena {
     this.chunkBytes = options.chunkBytes;
     this.highAt = 0;
     this.lowAt = this.highAt + HIGH_BINS * SUBS * 4;
-    this.maskAt = this.lowAt + LOW_BINS * 4;
+    this.maskAt = this.lowAt + MAX_WINDOW * LOW_BINS * 4;
     const chunksAt = align(this.maskAt + options.chunkBytes / 32, PAGE);
     const bytes = chunksAt + options.chunks * options.chunkBytes;
     const pages = Math.ceil(bytes / PAGE);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.kernels = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.chunks = Array.from({ length: options.chunks }, (_, i) => new Uint8Array(this.memory.buffer, chunksAt + i * options.chunkBytes, options.chunkBytes));
+    // WebAssembly memory is page-aligned, so chunks on 4096-byte offsets can be written with O_DIRECT.
+    markAligned(this.chunks);
   }
 
   /** Zeroes the first-digit histogram. */
@@ -90,16 +95,21 @@ export class KernelArena {
   }
 
   clearLow(): void {
-    new Uint32Array(this.memory.buffer, this.lowAt, LOW_BINS).fill(0);
+    new Uint32Array(this.memory.buffer, this.lowAt, MAX_WINDOW * LOW_BINS).fill(0);
   }
 
-  /** Counts, by their low 16 bits, the chunk's weights whose |w| >>> 16 is `bucket`. */
-  countLow(chunk: Uint8Array, bucket: number): void {
-    this.kernels.countLow(this.addressOf(chunk), weightsIn(chunk), bucket, this.lowAt);
+  /**
+   * Counts, by their low 16 bits, the chunk's weights whose first digit |w| >>> 16 lies in
+   * [base, base + width): one 65536-bin histogram per bucket of the window.
+   */
+  countLow(chunk: Uint8Array, base: number, width = 1): void {
+    if (width < 1 || width > MAX_WINDOW) throw new Error(`a second-digit window of ${width} buckets (1 to ${MAX_WINDOW})`);
+    this.kernels.countWindow(this.addressOf(chunk), weightsIn(chunk), base, width, this.lowAt);
   }
 
-  low(): Uint32Array {
-    return new Uint32Array(this.memory.buffer, this.lowAt, LOW_BINS).slice();
+  /** The second-digit histogram of the window's bucket `index` (0 for base). */
+  low(index = 0): Uint32Array {
+    return new Uint32Array(this.memory.buffer, this.lowAt + index * LOW_BINS * 4, LOW_BINS).slice();
   }
 
   /** Starts a tensor's mask-and-zero pass with `ties` threshold-equal weights still to prune. */

@@ -1,10 +1,10 @@
 ;; Magnitude-selection kernels for streamed pruning (src/prune/stream/kernels.ts).
 ;;
-;; Why WebAssembly: streamed global pruning makes three passes over every target weight of a
-;; model (histogram, bucket refinement, mask-and-zero). In plain JS each pass costs 2 to 3 ns a
+;; Why WebAssembly: streamed global pruning makes two or three passes over every target weight
+;; of a model (radix histograms, mask-and-zero). In plain JS each pass costs 2 to 3 ns a
 ;; weight, about 1 s a pass for pegasus-large's 470M targets; with 128-bit SIMD and no bounds
-;; checks these loops run several times faster. The JS fallbacks in src/prune/select.ts define
-;; the same results and the tests compare the two.
+;; checks these loops run several times faster. The in-memory engine (src/prune/select.ts, JS)
+;; selects the same weights; the tests compare the two.
 ;;
 ;; Keys are fp32 bit patterns with the sign cleared: for non-negative IEEE floats the bit
 ;; patterns order as the values do, so |w| is never computed. All pointers are byte addresses
@@ -47,39 +47,46 @@
         (local.set $src (i32.add (local.get $src) (i32.const 4)))
         (br $next))))
 
-  ;; low[|w| & 0xffff] += 1 for the weights whose |w| >>> 16 is `bucket` (the second radix
-  ;; digit, counted only inside the bucket the first pass chose). Four weights are tested at a
-  ;; time; the bucket is a small share of them, so the scalar path is rare.
-  (func $lowOne (param $w i32) (param $bucket i32) (param $low i32)
-    (local $p i32)
+  ;; The second radix digit, counted inside a window of first-digit buckets: for weights whose
+  ;; bucket b = |w| >>> 16 lies in [base, base + width), low[(b - base) * 65536 + (|w| & 0xffff)]
+  ;; += 1. A window of one bucket is the classic second pass; a few buckets around a guessed
+  ;; bucket let the first pass count both digits at once. Four weights are tested at a time;
+  ;; the window holds a small share of them, so the scalar path is rare.
+  (func $lowOne (param $w i32) (param $base i32) (param $width i32) (param $low i32)
+    (local $p i32) (local $d i32)
     (local.set $w (i32.and (local.get $w) (i32.const 0x7fffffff)))
-    (if (i32.eq (i32.shr_u (local.get $w) (i32.const 16)) (local.get $bucket))
+    (local.set $d (i32.sub (i32.shr_u (local.get $w) (i32.const 16)) (local.get $base)))
+    (if (i32.lt_u (local.get $d) (local.get $width))
       (then
-        (local.set $p (i32.add (local.get $low) (i32.shl (i32.and (local.get $w) (i32.const 0xffff)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $low)
+          (i32.shl (i32.or (i32.shl (local.get $d) (i32.const 16)) (i32.and (local.get $w) (i32.const 0xffff))) (i32.const 2))))
         (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1))))))
 
-  (func (export "countLow") (param $src i32) (param $n i32) (param $bucket i32) (param $low i32)
-    (local $end i32) (local $x v128) (local $abs v128) (local $b v128)
+  (func (export "countWindow") (param $src i32) (param $n i32) (param $base i32) (param $width i32) (param $low i32)
+    (local $end i32) (local $x v128) (local $abs v128) (local $b v128) (local $w v128)
     (local.set $abs (i32x4.splat (i32.const 0x7fffffff)))
-    (local.set $b (i32x4.splat (local.get $bucket)))
+    (local.set $b (i32x4.splat (local.get $base)))
+    (local.set $w (i32x4.splat (local.get $width)))
     (local.set $end (i32.add (local.get $src) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
         (local.set $x (v128.load (local.get $src)))
-        (if (v128.any_true (i32x4.eq (i32x4.shr_u (v128.and (local.get $x) (local.get $abs)) (i32.const 16)) (local.get $b)))
+        (if (v128.any_true (i32x4.lt_u
+              (i32x4.sub (i32x4.shr_u (v128.and (local.get $x) (local.get $abs)) (i32.const 16)) (local.get $b))
+              (local.get $w)))
           (then
-            (call $lowOne (i32x4.extract_lane 0 (local.get $x)) (local.get $bucket) (local.get $low))
-            (call $lowOne (i32x4.extract_lane 1 (local.get $x)) (local.get $bucket) (local.get $low))
-            (call $lowOne (i32x4.extract_lane 2 (local.get $x)) (local.get $bucket) (local.get $low))
-            (call $lowOne (i32x4.extract_lane 3 (local.get $x)) (local.get $bucket) (local.get $low))))
+            (call $lowOne (i32x4.extract_lane 0 (local.get $x)) (local.get $base) (local.get $width) (local.get $low))
+            (call $lowOne (i32x4.extract_lane 1 (local.get $x)) (local.get $base) (local.get $width) (local.get $low))
+            (call $lowOne (i32x4.extract_lane 2 (local.get $x)) (local.get $base) (local.get $width) (local.get $low))
+            (call $lowOne (i32x4.extract_lane 3 (local.get $x)) (local.get $base) (local.get $width) (local.get $low))))
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (br $next)))
     (local.set $end (i32.add (local.get $src) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
-        (call $lowOne (i32.load (local.get $src)) (local.get $bucket) (local.get $low))
+        (call $lowOne (i32.load (local.get $src)) (local.get $base) (local.get $width) (local.get $low))
         (local.set $src (i32.add (local.get $src) (i32.const 4)))
         (br $next))))
 

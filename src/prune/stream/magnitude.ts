@@ -1,5 +1,7 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import type { TensorProto } from "onnx-buf";
 import { forEachChunk, type ByteSource, tensorSource } from "../../onnx/chunks.ts";
+import { alignedBuffers } from "../../onnx/direct-io.ts";
 import { DataType, dataTypeName } from "../../onnx/dtype.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { elementCount, tensorShape } from "../../onnx/tensor.ts";
@@ -15,12 +17,13 @@ import { KernelArena } from "./kernels.ts";
 
 /**
  * Magnitude pruning (per matrix and global) streamed from the source model's data file to the
- * output's, for models too large to hold comfortably: three passes over the target weights,
- * each reading them in 4 MiB chunks into WebAssembly memory:
- *   1. count |w| by its top 16 bits (per scope: the whole target set, or each matrix);
- *   2. inside the bucket that holds the k-th smallest, count the low 16 bits: the exact
- *      threshold key and how many weights equal to it are pruned (skipped when the bucket is
- *      pruned whole);
+ * output's, for models too large to hold comfortably: two passes over the target weights
+ * (three when a guess misses), each reading them in 16 MiB chunks into WebAssembly memory:
+ *   1. count |w| by its top 16 bits (per scope: the whole target set, or each matrix) and, in
+ *      a window of buckets around the one a sample says holds the k-th smallest, by its low 16
+ *      bits too: the exact threshold key and how many weights equal to it are pruned;
+ *   2. only where the threshold's bucket fell outside the window: count the low 16 bits
+ *      inside that bucket;
  *   3. while writing the output, zero what lies below the threshold (and the first tied
  *      weights, in file order), recording mask bits and counts.
  * The result, masks and output bytes are exactly those of the in-memory engine (the tests
@@ -43,7 +46,7 @@ export interface StreamedPrune {
   seconds: { select: number; write: number };
 }
 
-const CHUNK_BYTES = 4 << 20;
+const CHUNK_BYTES = 16 << 20;
 /** Chunks in WebAssembly memory (selection passes and pruned weights) and for plain copying. */
 const CHUNKS = 8;
 const COPY_CHUNKS = 4;
@@ -87,6 +90,8 @@ interface ScopeSelection {
   refine: boolean;
   /** Some key is Inf or NaN. */
   nonFinite: boolean;
+  /** First bucket of the window whose second digit pass 1 counts (guessed from a sample). */
+  window: number;
 }
 
 export async function pruneStreamed(
@@ -100,9 +105,9 @@ export async function pruneStreamed(
   const lastChunk = (t: StreamedTarget, offset: number) => offset + chunkBytes >= t.count * 4;
   const started = performance.now();
   const scopes = scopeRanges(targets);
-  const selections: ScopeSelection[] = scopes.map(({ count }) => ({ k: prunedCount(sparsity, count), bucket: 0, below: 0, threshold: 0, ties: 0, refine: false, nonFinite: false }));
+  const selections: ScopeSelection[] = scopes.map(({ count }) => ({ k: prunedCount(sparsity, count), bucket: 0, below: 0, threshold: 0, ties: 0, refine: false, nonFinite: false, window: 0 }));
   let selected = started;
-  const selecting = select(model.file, targets, scopes, selections, arena, lastChunk).then(() => {
+  const selecting = select(model.file, targets, scopes, selections, arena, lastChunk, output.log).then(() => {
     selected = performance.now();
     output.log(`streamed selection done in ${((selected - started) / 1000).toFixed(1)} s; writing the pruned weights`);
   });
@@ -132,7 +137,7 @@ export async function pruneStreamed(
   let lastLine = 0;
   await writeModelStreamed(model, output.file, {
     ...output.write,
-    buffers: Array.from({ length: COPY_CHUNKS }, () => new Uint8Array(chunkBytes)),
+    buffers: alignedBuffers(COPY_CHUNKS, chunkBytes),
     transformed: { names: new Set(index.keys()), ready: selecting, buffers: arena.chunks, transform },
     progress: (written, total) => {
       const now = performance.now();
@@ -153,19 +158,34 @@ async function select(
   selections: ScopeSelection[],
   arena: KernelArena,
   lastChunk: (t: StreamedTarget, offset: number) => boolean,
+  log: (line: string) => void,
 ): Promise<void> {
-  // Pass 1: the first radix digit of |w|, per scope.
+  guessWindows(targets, scopes, selections);
+  // Pass 1: the first radix digit of |w| per scope, and the second inside the guessed window.
   await forEachChunk(label, targets.map((t) => t.source), arena.chunks, ({ source, offset, bytes }) => {
     const t = targets[source];
     const range = scopes[t.scope];
-    if (source === range.first && offset === 0) arena.clearHigh();
+    const selection = selections[t.scope];
+    if (source === range.first && offset === 0) {
+      arena.clearHigh();
+      arena.clearLow();
+    }
     arena.countHigh(bytes);
-    if (source === range.last && lastChunk(t, offset)) chooseBucket(arena.high(), selections[t.scope]);
+    if (selection.k > 0) arena.countLow(bytes, selection.window, GUESS_WINDOW);
+    if (source === range.last && lastChunk(t, offset)) {
+      chooseBucket(arena.high(), selection);
+      const index = selection.bucket - selection.window;
+      if (selection.refine && index >= 0 && index < GUESS_WINDOW) {
+        chooseThreshold(arena.low(index), selection);
+        selection.refine = false;
+      }
+    }
   });
   if (selections.some((s) => s.nonFinite)) await findNaN(label, targets, arena);
-  // Pass 2: the second digit, inside each scope's bucket, where the threshold splits it.
+  // Pass 2, where the guess missed: the second digit inside the bucket the threshold splits.
   const refined = targets.map((t, i) => ({ t, i })).filter(({ t }) => selections[t.scope].refine);
   if (!refined.length) return;
+  log(`streamed selection: the sampled guess missed ${selections.filter((s) => s.refine).length} of ${scopes.length} scopes; one more pass for them`);
   await forEachChunk(label, refined.map(({ t }) => t.source), arena.chunks, ({ source, offset, bytes }) => {
     const { t, i } = refined[source];
     const range = scopes[t.scope];
@@ -174,6 +194,66 @@ async function select(
     arena.countLow(bytes, selection.bucket);
     if (i === range.last && lastChunk(t, offset)) chooseThreshold(arena.low(), selection);
   });
+}
+
+/**
+ * Buckets counted around the guess. Each is a 256 KiB histogram hit at random: three stay in
+ * L2; nine made pass 1 slower than the pass they save.
+ */
+const GUESS_WINDOW = 3;
+const SAMPLE_BLOCKS = 8;
+const SAMPLE_BYTES = 4096;
+
+/**
+ * Guesses each scope's threshold bucket from a sample (a small matrix whole, a large one as 8
+ * blocks of 4 KiB spread over it: a few MB read in all), each sampled weight standing for its
+ * matrix's share, and centres the pass-1 window of second-digit histograms on it. A bucket
+ * spans 1/128 of an octave, so the sampled quantile lands within a bucket of the true one;
+ * when it misses the window, pass 2 runs for that scope.
+ */
+function guessWindows(targets: readonly StreamedTarget[], scopes: readonly ScopeRange[], selections: ScopeSelection[]): void {
+  const files = new Map<string, number>();
+  const weighted = new Float64Array(32768);
+  try {
+    scopes.forEach((range, scope) => {
+      const selection = selections[scope];
+      if (selection.k === 0) return;
+      weighted.fill(0);
+      for (let i = range.first; i <= range.last; i++) {
+        const keys = sampleKeys(targets[i], files);
+        const weight = targets[i].count / keys.length;
+        for (let j = 0; j < keys.length; j++) weighted[(keys[j] >>> 16) & 0x7fff] += weight;
+      }
+      let below = 0;
+      let guess = 0;
+      while (guess < 32767 && below + weighted[guess] < selection.k) below += weighted[guess++];
+      selection.window = Math.max(0, guess - (GUESS_WINDOW >> 1));
+    });
+  } finally {
+    for (const fd of files.values()) closeSync(fd);
+  }
+}
+
+/** The byte ranges sampled from a tensor: all of it when small, else SAMPLE_BLOCKS blocks spread over it. */
+export function sampledRanges(byteLength: number): { at: number; length: number }[] {
+  if (byteLength <= SAMPLE_BLOCKS * SAMPLE_BYTES) return [{ at: 0, length: byteLength }];
+  return Array.from({ length: SAMPLE_BLOCKS }, (_, b) => ({ at: Math.floor((b * (byteLength - SAMPLE_BYTES)) / (SAMPLE_BLOCKS - 1) / 4) * 4, length: SAMPLE_BYTES }));
+}
+
+function sampleKeys(t: StreamedTarget, files: Map<string, number>): Uint32Array {
+  const ranges = sampledRanges(t.count * 4);
+  const bytes = new Uint8Array(ranges.reduce((n, r) => n + r.length, 0));
+  let offset = 0;
+  for (const { at, length: block } of ranges) {
+    const into = bytes.subarray(offset, (offset += block));
+    if ("bytes" in t.source) into.set(t.source.bytes.subarray(at, at + block));
+    else {
+      let fd = files.get(t.source.file);
+      if (fd === undefined) files.set(t.source.file, (fd = openSync(t.source.file, "r")));
+      readSync(fd, into, 0, block, t.source.offset + at);
+    }
+  }
+  return new Uint32Array(bytes.buffer);
 }
 
 /** A scope's targets are consecutive: [first, last], holding `count` weights. */
