@@ -57,6 +57,8 @@ test("prunebench prune: bad input exits non-zero with one clear line", { skip: s
       [["--method", "magnitude", "--sparsity", "0.5", "--include", "*.nope.*"], /no float weight matches include/],
       [["--method", "bogus", "--sparsity", "0.5"], /unknown pruning method "bogus"/],
       [["--method", "random", "--nm", "2:4", "--sparsity", "0.5"], /--nm is an option of --method nm/],
+      [["--method", "global", "--sparsity", "0.5", "--engine", "gpu"], /--engine: expected auto, stream or memory/],
+      [["--method", "global", "--sparsity", "0.5", "--engine", "stream"], /cannot prune streamed: the output is written inline/],
     ];
     for (const [args, pattern] of cases) {
       const { value: code, stderr } = await quietly(() => main([...base, ...args]));

@@ -17,6 +17,7 @@ export interface PruneCommandOptions {
   mask?: string;
   json?: string;
   externalData?: "auto" | "always" | "never";
+  engine?: "auto" | "stream" | "memory";
   /** --method structured: fractions of heads and MLP neurons removed per layer. */
   heads?: string;
   neurons?: string;
@@ -80,6 +81,7 @@ export async function pruneCommand(model: string, options: PruneCommandOptions):
         seed,
         patterns: { include: options.include, exclude: options.exclude },
         externalData: options.externalData,
+        engine: options.engine,
         log: (message) => console.error(message),
       });
       console.error(summary(result));
@@ -137,7 +139,11 @@ export function register(program: Command): void {
     .option("--heads <fraction>", "for --method structured: fraction of attention heads removed in each layer (default 0)")
     .option("--neurons <fraction>", "for --method structured: fraction of MLP neurons removed in each layer (default 0)")
     .option("--external-data <mode>", "auto (as the input, or when over 2 GB), always or never", "auto")
+    .option("--engine <engine>", "magnitude pruning engine: stream (from data file to data file, holding no weights), memory, or auto (stream where it can)", "auto")
     .action(async (model: string, options: PruneCommandOptions) => {
+      if (!["auto", "stream", "memory"].includes(options.engine ?? "auto")) {
+        throw new UsageError(`--engine: expected auto, stream or memory, got ${JSON.stringify(options.engine)}`);
+      }
       if (!["auto", "always", "never"].includes(options.externalData ?? "auto")) {
         throw new UsageError(`--external-data: expected auto, always or never, got ${JSON.stringify(options.externalData)}`);
       }
