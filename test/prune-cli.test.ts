@@ -88,3 +88,37 @@ test("config method entries map to method and options; run ids are stable", () =
   assert.equal(runId({ method: "magnitude", options: { scope: "global" }, sparsity: 0.3 }), "magnitude:global@0.3");
   assert.equal(runId({ method: "random", options: {}, sparsity: 0.1 + 0.2 }), "random@0.3");
 });
+
+test("prunebench prune --calibration: Wanda and SparseGPT calibrate on a dataset from the command line", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-prune-cli-"));
+  try {
+    const model = path.join("demo", "models", "decoder.onnx");
+    const calibration = ["--calibration", "bundled/train", "--tokenizer", path.join("demo", "tokenizer.json"), "--calibration-samples", "8", "--calibration-seq-len", "32"];
+    const masks: Record<string, string> = {};
+    for (const method of ["magnitude", "wanda", "sparsegpt"]) {
+      const argv = ["node", "prunebench", "prune", model, "--method", method, "--sparsity", "0.5", "--out", path.join(dir, `${method}.onnx`), "--mask", path.join(dir, `${method}.mask`), "--cache", path.join(dir, "cache")];
+      const { value: code, stderr } = await quietly(() => main([...argv, ...(method === "magnitude" ? [] : calibration)]));
+      assert.equal(code, 0, stderr);
+      if (method !== "magnitude") assert.match(stderr, /on 8 windows/);
+      const file = readMaskFile(path.join(dir, `${method}.mask`));
+      masks[method] = file.names().map((n) => Buffer.from(file.mask(n)!.bits).toString("base64")).join();
+    }
+    assert.notEqual(masks.wanda, masks.magnitude, "activations changed nothing");
+
+    const base = ["node", "prunebench", "prune", model, "--sparsity", "0.5", "--out", path.join(dir, "x.onnx")];
+    const cases: [string[], RegExp][] = [
+      [["--method", "wanda"], /wanda needs calibration data .*--calibration <dataset> --tokenizer <file>/],
+      [["--method", "wanda", "--calibration", "bundled/train"], /--calibration needs --tokenizer/],
+      [["--method", "magnitude", ...calibration], /--calibration: magnitude does not calibrate/],
+      [["--method", "wanda", ...calibration.slice(0, 4), "--calibration-samples", "0"], /--calibration-samples: expected a whole number >= 1/],
+      [["--method", "wanda", "--tokenizer", "demo/tokenizer.json"], /go with --calibration <dataset>/],
+    ];
+    for (const [args, pattern] of cases) {
+      const { value: code, stderr } = await quietly(() => main([...base, ...args]));
+      assert.notEqual(code, 0, args.join(" "));
+      assert.match(stderr, pattern, args.join(" "));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

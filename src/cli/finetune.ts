@@ -1,4 +1,4 @@
-import { existsSync, statSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
@@ -6,9 +6,8 @@ import { readModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import { mapModel } from "../models/index.ts";
 import type { Family } from "../models/types.ts";
-import { resolveCorpus } from "../data/index.ts";
-import { loadTokenizer } from "../eval/tokenizer.ts";
-import { defaultCacheDir, tokenizeCached } from "../eval/token-cache.ts";
+import { defaultCacheDir } from "../eval/token-cache.ts";
+import { datasetTokens } from "./dataset.ts";
 import { finetune, type TrainResult } from "../train/train.ts";
 import { loadMasks, masksFromZeros, type Masks } from "../train/masks.ts";
 import { runExternalTrainer } from "../train/external.ts";
@@ -56,21 +55,6 @@ function num(value: string | undefined, flag: string, fallback: number): number 
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a number >= 0, got ${JSON.stringify(value)}`);
   return n;
-}
-
-/** Token ids of a dataset: a text file, or a corpus reference (bundled/train, wikitext-2-raw/train, <folder>:train). */
-async function datasetTokens(ref: string, tokenizer: string, cacheDir: string): Promise<{ tokens: ArrayLike<number>; label: string }> {
-  let text: string;
-  let label = ref;
-  if (existsSync(ref) && statSync(ref).isFile()) text = readFileSync(ref, "utf8");
-  else {
-    const resolved = await resolveCorpus(ref, { cacheDir });
-    text = resolved.corpus.split(resolved.split);
-    label = resolved.label;
-  }
-  // "bytes": UTF-8 bytes as ids, the vocabulary of prunebench's byte-level demo models.
-  if (tokenizer === "bytes") return { tokens: Uint8Array.from(Buffer.from(text, "utf8")), label };
-  return { tokens: tokenizeCached(loadTokenizer(tokenizer), text, { cacheDir }), label };
 }
 
 function validRef(ref: string): string | undefined {

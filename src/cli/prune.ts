@@ -1,5 +1,11 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { defaultCacheDir } from "../eval/token-cache.ts";
+import { mapModel } from "../models/index.ts";
+import { readModel } from "../onnx/model.ts";
+import type { CalibrationData } from "../prune/calibrated/calibration.ts";
+import { datasetTokens } from "./dataset.ts";
 import { UsageError } from "./errors.ts";
 import { PRUNE_RESULT_VERSION, PruneError, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
 import { pruneStructuredFile, type StructuredResult } from "../prune/structured/index.ts";
@@ -18,6 +24,12 @@ export interface PruneCommandOptions {
   json?: string;
   externalData?: "auto" | "always" | "never";
   engine?: "auto" | "stream" | "memory";
+  /** Calibrated methods (Wanda, SparseGPT, OWL): the text their activations are taken on. */
+  calibration?: string;
+  tokenizer?: string;
+  calibrationSamples?: string;
+  calibrationSeqLen?: string;
+  cache?: string;
   /** --method structured: fractions of heads and MLP neurons removed per layer. */
   heads?: string;
   neurons?: string;
@@ -63,8 +75,35 @@ function summary(r: PruneResult): string {
   );
 }
 
+/**
+ * Calibration windows for Wanda, SparseGPT and OWL, as a config's prune.calibration gives
+ * them: token ids of --calibration, --calibration-samples windows of --calibration-seq-len.
+ */
+async function calibrationFor(model: string, options: PruneCommandOptions): Promise<CalibrationData | undefined> {
+  const calibrated = listMethods().find((m) => m.name === options.method)?.calibrated ?? false;
+  if (!options.calibration) {
+    if (options.tokenizer !== undefined || options.calibrationSamples !== undefined || options.calibrationSeqLen !== undefined) {
+      throw new UsageError("--tokenizer, --calibration-samples and --calibration-seq-len go with --calibration <dataset>");
+    }
+    return undefined;
+  }
+  if (!calibrated) throw new UsageError(`--calibration: ${options.method} does not calibrate (wanda, sparsegpt and owl do)`);
+  if (!options.tokenizer) throw new UsageError('--calibration needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder | "bytes">');
+  if (options.tokenizer !== "bytes" && !existsSync(options.tokenizer)) throw new UsageError(`--tokenizer: ${options.tokenizer} not found`);
+  const count = (flag: string, text: string | undefined, fallback: number) => {
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag}: expected a whole number >= 1, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  const samples = count("calibration-samples", options.calibrationSamples, 128);
+  const seqLen = count("calibration-seq-len", options.calibrationSeqLen, 512);
+  const { tokens } = await datasetTokens(options.calibration, options.tokenizer, options.cache ?? defaultCacheDir());
+  return { tokens, samples, seqLen, seed: Number(options.seed ?? 0), family: mapModel(readModel(model)).family };
+}
+
 export async function pruneCommand(model: string, options: PruneCommandOptions): Promise<PruneResult[]> {
   const sparsities = options.sparsity === undefined ? [undefined] : parseSparsities(options.sparsity);
+  const calibration = await calibrationFor(model, options);
   const several = sparsities.length > 1;
   const seed = options.seed === undefined ? 0 : Number(options.seed);
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: ${JSON.stringify(options.seed)} is not an integer`);
@@ -82,6 +121,7 @@ export async function pruneCommand(model: string, options: PruneCommandOptions):
         patterns: { include: options.include, exclude: options.exclude },
         externalData: options.externalData,
         engine: options.engine,
+        calibration,
         log: (message) => console.error(message),
       });
       console.error(summary(result));
@@ -139,6 +179,11 @@ export function register(program: Command): void {
     .option("--heads <fraction>", "for --method structured: fraction of attention heads removed in each layer (default 0)")
     .option("--neurons <fraction>", "for --method structured: fraction of MLP neurons removed in each layer (default 0)")
     .option("--external-data <mode>", "auto (as the input, or when over 2 GB), always or never", "auto")
+    .option("--calibration <dataset>", "for wanda, sparsegpt, owl: calibration text (bundled/train, wikitext-2-raw/train, <folder>:train or a text file)")
+    .option("--tokenizer <file>", 'with --calibration: tokenizer.json, vocab.json, vocab.txt, a folder holding one, or "bytes"')
+    .option("--calibration-samples <n>", "with --calibration: windows drawn (default 128, as the papers)")
+    .option("--calibration-seq-len <n>", "with --calibration: tokens per window (default 512)")
+    .option("--cache <dir>", "download and token cache (default ~/.cache/prunebench)")
     .option("--engine <engine>", "magnitude pruning engine: stream (from data file to data file, holding no weights), memory, or auto (stream where it can)", "auto")
     .action(async (model: string, options: PruneCommandOptions) => {
       if (!["auto", "stream", "memory"].includes(options.engine ?? "auto")) {

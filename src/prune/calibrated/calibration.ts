@@ -31,7 +31,7 @@ export interface CalibrationData {
 export function asCalibration(value: unknown, method: string): CalibrationData {
   const c = value as Partial<CalibrationData> | undefined;
   if (!c || !c.tokens || !c.samples || !c.seqLen || !c.family) {
-    throw new PruneError(`${method} needs calibration data (token ids, samples, seq_len): run it from a config with prune.calibration, or pass --calibration <dataset>`);
+    throw new PruneError(`${method} needs calibration data (token ids, samples, seq_len): run it from a config with prune.calibration, or give prunebench prune --calibration <dataset> --tokenizer <file>`);
   }
   return c as CalibrationData;
 }
