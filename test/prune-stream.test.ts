@@ -180,6 +180,8 @@ test("streamed magnitude pruning writes exactly what the in-memory engine writes
   for (const [kind, input] of Object.entries(models)) {
     for (const method of ["magnitude", "global"]) {
       for (const sparsity of [0, 0.3, 0.5, 0.9]) {
+        // 128 and 384-byte chunks are written buffered (not whole 4096-byte blocks); the default
+        // 16 MiB chunks with direct I/O where the file system takes it.
         for (const chunk of [128, 384, undefined]) {
           const where = `${kind} ${method} ${sparsity} chunk ${chunk ?? "default"}`;
           const { memory, stream, log } = await bothEngines(dir, input, { method, sparsity, chunk });

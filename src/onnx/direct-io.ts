@@ -34,12 +34,27 @@ export function canWriteDirect(buffers: readonly Uint8Array[]): boolean {
   return constants.O_DIRECT !== undefined && buffers.length > 0 && buffers.every((b) => vouched.has(b));
 }
 
-/** Opens a new file for direct writes, or null where the file system refuses O_DIRECT (tmpfs). */
-export async function openForDirectWrites(file: string): Promise<FileHandle | null> {
+/**
+ * Opens a new file for direct writes, or null where the file system refuses O_DIRECT: at open
+ * (tmpfs, older overlayfs) or at the first write (some FUSE and network file systems), which a
+ * probe block written from `scratch` (a vouched buffer not in use yet) finds out.
+ */
+export async function openForDirectWrites(file: string, scratch: Uint8Array): Promise<FileHandle | null> {
+  const refused = (error: unknown) => ["EINVAL", "EOPNOTSUPP"].includes((error as NodeJS.ErrnoException).code ?? "");
+  let fh: FileHandle;
   try {
-    return await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT, 0o666);
+    fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT, 0o666);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EINVAL" || (error as NodeJS.ErrnoException).code === "EOPNOTSUPP") return null;
+    if (refused(error)) return null;
+    throw error;
+  }
+  try {
+    const probe = scratch.subarray(0, DIRECT_IO_ALIGNMENT).fill(0);
+    await fh.write(probe, 0, probe.byteLength, 0);
+    return fh;
+  } catch (error) {
+    await fh.close();
+    if (refused(error)) return null;
     throw error;
   }
 }

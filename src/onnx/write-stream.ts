@@ -52,7 +52,7 @@ export async function writeModelStreamed(model: OnnxModel, file: string, options
   // Direct I/O where every buffer and offset allows it (4096-aligned buffers and chunks; our
   // layout aligns tensors to 4096), buffered writes otherwise.
   const direct = canWriteDirect(buffers) && layout.placed.every((p) => p.offset % DIRECT_IO_ALIGNMENT === 0);
-  const directOut = direct ? await openForDirectWrites(tmpData) : null;
+  const directOut = direct ? await openForDirectWrites(tmpData, buffers[0]) : null;
   const out = directOut ?? (await open(tmpData, "w"));
   let flushing: Promise<void> | null = null;
   let written = 0;
