@@ -105,6 +105,14 @@ test("prunebench prune --calibration: Wanda and SparseGPT calibrate on a dataset
     }
     assert.notEqual(masks.wanda, masks.magnitude, "activations changed nothing");
 
+    // Several sparsities calibrate once, and prune what separate runs prune.
+    const sweep = ["node", "prunebench", "prune", model, "--method", "wanda", "--sparsity", "0.3,0.5", "--out", path.join(dir, "sweep.onnx"), "--mask", path.join(dir, "sweep.mask"), "--cache", path.join(dir, "cache")];
+    const { value: code, stderr } = await quietly(() => main([...sweep, ...calibration]));
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr.match(/on 8 windows of 32 tokens/g)?.length, 1, stderr);
+    assert.match(stderr, /reusing the statistics of \d+ activations/);
+    assert.ok(readFileSync(path.join(dir, "sweep-s0.5.mask")).equals(readFileSync(path.join(dir, "wanda.mask"))), "the reused statistics pruned differently");
+
     const base = ["node", "prunebench", "prune", model, "--sparsity", "0.5", "--out", path.join(dir, "x.onnx")];
     const cases: [string[], RegExp][] = [
       [["--method", "wanda"], /wanda needs calibration data .*--calibration <dataset> --tokenizer <file>/],

@@ -98,7 +98,8 @@ async function calibrationFor(model: string, options: PruneCommandOptions): Prom
   const samples = count("calibration-samples", options.calibrationSamples, 128);
   const seqLen = count("calibration-seq-len", options.calibrationSeqLen, 512);
   const { tokens } = await datasetTokens(options.calibration, options.tokenizer, options.cache ?? defaultCacheDir());
-  return { tokens, samples, seqLen, seed: Number(options.seed ?? 0), family: mapModel(readModel(model)).family };
+  // One cache for all the sparsities of this command: the dense model is calibrated once.
+  return { tokens, samples, seqLen, seed: Number(options.seed ?? 0), family: mapModel(readModel(model)).family, statsCache: new Map() };
 }
 
 export async function pruneCommand(model: string, options: PruneCommandOptions): Promise<PruneResult[]> {

@@ -26,6 +26,13 @@ export interface CalibrationData {
   seqLen: number;
   seed: number;
   family: Family;
+  /**
+   * Activation statistics already taken on these windows, by model file, kind and activations:
+   * a sweep (Wanda at several sparsities, OWL) calibrates once. Methods that read it (denseInputStats)
+   * calibrate the model as read from its file; a caller that keeps one object per model (the
+   * pipeline does) shares it across runs.
+   */
+  statsCache?: Map<string, Map<string, InputStats>>;
 }
 
 export function asCalibration(value: unknown, method: string): CalibrationData {
@@ -77,6 +84,23 @@ function floatOutput(name: string, dims: number[]) {
       value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => ({ value: { case: "dimValue" as const, value: BigInt(d) } })) } }) },
     }),
   });
+}
+
+/**
+ * collectInputStats on the model as read from its file (pruneModel's input), through the
+ * calibration's cache when it has one.
+ */
+export async function denseInputStats(model: OnnxModel, inputs: ReadonlyMap<string, number>, kind: StatKind, calibration: CalibrationData, log: (m: string) => void = () => {}): Promise<Map<string, InputStats>> {
+  const key = JSON.stringify([model.file, kind, [...inputs]]);
+  const cached = calibration.statsCache?.get(key);
+  if (cached) {
+    log(`calibration: reusing the statistics of ${inputs.size} activations taken earlier on the same windows`);
+    return cached;
+  }
+  log(`calibration: ${inputs.size} activations on ${calibration.samples} windows of ${calibration.seqLen} tokens`);
+  const stats = await collectInputStats(model, inputs, kind, calibration, log);
+  calibration.statsCache?.set(key, stats);
+  return stats;
 }
 
 /**

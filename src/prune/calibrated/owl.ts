@@ -9,7 +9,7 @@
 import { PruneError } from "../errors.ts";
 import { checkSparsity } from "../rounding.ts";
 import type { MaskSet, PruneMethod, PruneTarget } from "../types.ts";
-import { asCalibration, collectInputStats, targetInputs } from "./calibration.ts";
+import { asCalibration, denseInputStats, targetInputs } from "./calibration.ts";
 import { layerGroups, parseSparseGptOptions, sparseGptMasks, type SparseGptMethodOptions } from "./sparsegpt.ts";
 import { wandaMasks } from "./wanda.ts";
 
@@ -86,7 +86,7 @@ export const owl: PruneMethod<OwlOptions> = {
     const inputOf = targetInputs(context.model, targets);
     const sizes = new Map<string, number>();
     for (const t of targets) sizes.set(inputOf.get(t.name)!, t.layout === "out_in" ? t.shape[1] : t.shape[0]);
-    const stats = await collectInputStats(context.model, sizes, "sqnorm", calibration, context.log);
+    const stats = await denseInputStats(context.model, sizes, "sqnorm", calibration, context.log);
     const sqnorms = new Map(targets.map((t) => [t.name, stats.get(inputOf.get(t.name)!)!.values]));
     const layers = layerGroups(targets).filter((g) => g[0].info.layer !== null);
     const ratios = layers.map((g) => outlierRatio(g, sqnorms, options.m));

@@ -11,7 +11,7 @@ import { PruneError } from "../errors.ts";
 import { parseNM } from "../methods/nm.ts";
 import { prunedCount } from "../rounding.ts";
 import type { MaskSet, PruneMethod, PruneTarget } from "../types.ts";
-import { asCalibration, collectInputStats, targetInputs } from "./calibration.ts";
+import { asCalibration, denseInputStats, targetInputs } from "./calibration.ts";
 
 export interface WandaOptions {
   /** Keep n of every m consecutive inputs per output instead of a per-output fraction. */
@@ -76,8 +76,7 @@ export const wanda: PruneMethod<WandaOptions> = {
     const inputOf = targetInputs(context.model, targets);
     const sizes = new Map<string, number>();
     for (const t of targets) sizes.set(inputOf.get(t.name)!, indexer(t).inputs);
-    context.log(`wanda: calibrating ${sizes.size} activations on ${calibration.samples} windows of ${calibration.seqLen} tokens`);
-    const stats = await collectInputStats(context.model, sizes, "sqnorm", calibration, context.log);
+    const stats = await denseInputStats(context.model, sizes, "sqnorm", calibration, context.log);
     const sqnorms = new Map(targets.map((t) => [t.name, stats.get(inputOf.get(t.name)!)!.values]));
     return wandaMasks(targets, sqnorms, sparsity, options);
   },
