@@ -167,11 +167,12 @@ test("streamed magnitude pruning writes exactly what the in-memory engine writes
   // blocks of the MLP matrices are scaled up 1000 times: the guessed bucket misses and the
   // extra pass runs.
   const wide = { dModel: 64, dFF: 160 };
+  const targets = mapModel(readModel(await builtDecoder(path.join(dir, "w"), undefined, wide))).params.filter((p) => p.prunable).length;
   const skewed = await builtDecoder(
     path.join(dir, "s"),
     (values) => {
       if (values.length !== wide.dModel * wide.dFF) return;
-      for (const { at, length } of sampledRanges(values.length * 4)) for (let i = at / 4; i < (at + length) / 4; i++) values[i] *= 1000;
+      for (const { at, length } of sampledRanges(values.length * 4, targets)) for (let i = at / 4; i < (at + length) / 4; i++) values[i] *= 1000;
     },
     wide,
   );

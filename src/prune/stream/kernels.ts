@@ -94,8 +94,9 @@ export class KernelArena {
     return out;
   }
 
-  clearLow(): void {
-    new Uint32Array(this.memory.buffer, this.lowAt, MAX_WINDOW * LOW_BINS).fill(0);
+  /** Zeroes the second-digit histograms of a window of `width` buckets. */
+  clearLow(width = MAX_WINDOW): void {
+    new Uint32Array(this.memory.buffer, this.lowAt, width * LOW_BINS).fill(0);
   }
 
   /**

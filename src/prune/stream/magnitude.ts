@@ -112,7 +112,7 @@ export async function pruneStreamed(
     output.log(`streamed selection done in ${((selected - started) / 1000).toFixed(1)} s; writing the pruned weights`);
   });
 
-  // Pass 3: zero, mask and write; the weights that are not pruned are copied meanwhile.
+  // The last pass: zero, mask and write; the weights that are not pruned are copied meanwhile.
   const index = new Map(targets.map((t, i) => [t.name, i]));
   const masks = targets.map((t) => new Bitmask(t.count));
   const ties: number[] = [];
@@ -168,7 +168,7 @@ async function select(
     const selection = selections[t.scope];
     if (source === range.first && offset === 0) {
       arena.clearHigh();
-      arena.clearLow();
+      arena.clearLow(GUESS_WINDOW);
     }
     arena.countHigh(bytes);
     if (selection.k > 0) arena.countLow(bytes, selection.window, GUESS_WINDOW);
@@ -197,19 +197,22 @@ async function select(
 }
 
 /**
- * Buckets counted around the guess. Each is a 256 KiB histogram hit at random: three stay in
+ * Buckets counted around the guess. Each is a 256 KiB histogram hit at random: five stay in
  * L2; nine made pass 1 slower than the pass they save.
  */
-const GUESS_WINDOW = 3;
-const SAMPLE_BLOCKS = 8;
+const GUESS_WINDOW = 5;
+/** Sampled weights per scope, at least: the guess's error is then under a bucket or so. */
+const SAMPLE_KEYS = 65536;
+const MIN_BLOCKS = 8;
 const SAMPLE_BYTES = 4096;
 
 /**
- * Guesses each scope's threshold bucket from a sample (a small matrix whole, a large one as 8
- * blocks of 4 KiB spread over it: a few MB read in all), each sampled weight standing for its
- * matrix's share, and centres the pass-1 window of second-digit histograms on it. A bucket
- * spans 1/128 of an octave, so the sampled quantile lands within a bucket of the true one;
- * when it misses the window, pass 2 runs for that scope.
+ * Guesses each scope's threshold bucket from a sample (a small matrix whole, a large one as
+ * 4 KiB blocks spread over it, at least 8 a matrix and 64K weights a scope: a few MB read in
+ * all), each sampled weight standing for its matrix's share, and centres the pass-1 window of
+ * second-digit histograms on it. A bucket spans 1/128 of an octave, so the sampled quantile
+ * lands within a bucket or two of the true one; when it misses the window, pass 2 runs for
+ * that scope.
  */
 function guessWindows(targets: readonly StreamedTarget[], scopes: readonly ScopeRange[], selections: ScopeSelection[]): void {
   const files = new Map<string, number>();
@@ -220,7 +223,7 @@ function guessWindows(targets: readonly StreamedTarget[], scopes: readonly Scope
       if (selection.k === 0) return;
       weighted.fill(0);
       for (let i = range.first; i <= range.last; i++) {
-        const keys = sampleKeys(targets[i], files);
+        const keys = sampleKeys(targets[i], range.last - range.first + 1, files);
         const weight = targets[i].count / keys.length;
         for (let j = 0; j < keys.length; j++) weighted[(keys[j] >>> 16) & 0x7fff] += weight;
       }
@@ -234,14 +237,18 @@ function guessWindows(targets: readonly StreamedTarget[], scopes: readonly Scope
   }
 }
 
-/** The byte ranges sampled from a tensor: all of it when small, else SAMPLE_BLOCKS blocks spread over it. */
-export function sampledRanges(byteLength: number): { at: number; length: number }[] {
-  if (byteLength <= SAMPLE_BLOCKS * SAMPLE_BYTES) return [{ at: 0, length: byteLength }];
-  return Array.from({ length: SAMPLE_BLOCKS }, (_, b) => ({ at: Math.floor((b * (byteLength - SAMPLE_BYTES)) / (SAMPLE_BLOCKS - 1) / 4) * 4, length: SAMPLE_BYTES }));
+/**
+ * The byte ranges sampled from one of a scope's `tensors` tensors: all of it when small, else
+ * 4 KiB blocks spread over it.
+ */
+export function sampledRanges(byteLength: number, tensors: number): { at: number; length: number }[] {
+  const blocks = Math.max(MIN_BLOCKS, Math.ceil(SAMPLE_KEYS / (SAMPLE_BYTES / 4) / tensors));
+  if (byteLength <= blocks * SAMPLE_BYTES) return [{ at: 0, length: byteLength }];
+  return Array.from({ length: blocks }, (_, b) => ({ at: Math.floor((b * (byteLength - SAMPLE_BYTES)) / (blocks - 1) / 4) * 4, length: SAMPLE_BYTES }));
 }
 
-function sampleKeys(t: StreamedTarget, files: Map<string, number>): Uint32Array {
-  const ranges = sampledRanges(t.count * 4);
+function sampleKeys(t: StreamedTarget, tensors: number, files: Map<string, number>): Uint32Array {
+  const ranges = sampledRanges(t.count * 4, tensors);
   const bytes = new Uint8Array(ranges.reduce((n, r) => n + r.length, 0));
   let offset = 0;
   for (const { at, length: block } of ranges) {
