@@ -235,6 +235,17 @@ test("the streamed engine says why it cannot run; auto falls back to the in-memo
     pruneFile({ input, output: path.join(dir, "inline", "p.onnx"), method: "global", sparsity: 0.5, engine: "stream", externalData: "never" }),
     (error: Error) => error instanceof PruneError && /cannot prune streamed: the output is written inline/.test(error.message),
   );
+  // An output whose data file is the input's would swap the input's weights for the pruned ones.
+  const shared = path.join(dir, "shared", "model.onnx");
+  writeModel(readModel(input), shared, { externalData: "always", location: "pruned.onnx.data" });
+  const before = readFileSync(path.join(dir, "shared", "pruned.onnx.data"));
+  for (const engine of ["stream", "memory"] as const) {
+    await assert.rejects(
+      pruneFile({ input: shared, output: path.join(dir, "shared", "pruned.onnx"), method: "global", sparsity: 0.5, engine }),
+      (error: Error) => error instanceof PruneError && /is where the input model keeps its weights/.test(error.message),
+    );
+  }
+  assert.ok(readFileSync(path.join(dir, "shared", "pruned.onnx.data")).equals(before));
   const auto = await pruneFile({ input, output: path.join(dir, "auto", "p.onnx"), method: "global", sparsity: 0.5, externalData: "never" });
   assert.equal(auto.achievedSparsity, 0.5);
   assert.ok(auto.seconds.apply !== undefined, "the in-memory engine ran");

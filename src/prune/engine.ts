@@ -2,6 +2,7 @@ import path from "node:path";
 import { mapModel } from "../models/index.ts";
 import type { ModelMap } from "../models/types.ts";
 import { dataTypeName, elementBytes } from "../onnx/dtype.ts";
+import { isExternal } from "../onnx/tensor.ts";
 import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import type { Bitmask } from "./bitmask.ts";
@@ -238,6 +239,7 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
     throw new PruneError(`--out ${options.output} is the input model; write the pruned model to a new file`);
   }
   const model = readModel(options.input);
+  refuseOverwritingInputData(model, options.output);
   const map = typeof options.map === "function" ? options.map(model) : (options.map ?? mapModel(model));
   const read = now();
   const cpuRead = cpuNow();
@@ -273,6 +275,21 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
     seconds: { read: read - start, ...result.seconds, write: modelWritten - written, mask: end - modelWritten, total: end - start },
     cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, write: cpuWritten - cpuPruned, mask: cpuEnd - cpuWritten, total: cpuEnd - cpuStart },
   };
+}
+
+/**
+ * The output's data file (<out>.data beside it) must not be one the input reads its weights
+ * from: the rename that publishes it would swap the input's weights for the pruned ones.
+ */
+function refuseOverwritingInputData(model: OnnxModel, output: string): void {
+  const dataFile = path.resolve(`${output}.data`);
+  for (const tensor of graphOf(model).initializer) {
+    if (!isExternal(tensor)) continue;
+    const location = tensor.externalData.find((e) => e.key === "location")?.value;
+    if (location !== undefined && path.resolve(model.dir, location) === dataFile) {
+      throw new PruneError(`--out ${output}: its data file ${dataFile} is where the input model keeps its weights; write the pruned model under another name`);
+    }
+  }
 }
 
 /** Streamed magnitude pruning (src/prune/stream), or null where the in-memory engine must run. */
