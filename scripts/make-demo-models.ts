@@ -5,6 +5,9 @@
  * by prunebench's own trainer. Deterministic for a seed on CPU.
  *
  *   node --import tsx scripts/make-demo-models.ts [--steps 600] [--only decoder]
+ *
+ * The committed models: decoder and encoder-decoder with --steps 800, the encoder with
+ * --only encoder --steps 12000 (about 8 minutes on 2 cores; validation loss 1.32 nats).
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
