@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { TensorProto } from "onnx-buf";
 import { elementBytes } from "./dtype.ts";
@@ -120,5 +121,32 @@ async function fill(label: string, source: ByteSource, offset: number, into: Uin
     const { bytesRead } = await fh.read(into, done, into.byteLength - done, source.offset + offset + done);
     if (bytesRead === 0) throw new OnnxFormatError(label, `initializer ${JSON.stringify(source.name)}`, "external data ends early");
     done += bytesRead;
+  }
+}
+
+/** Reads byte ranges of a source, from its data file or its inline bytes, into one reused buffer. */
+export class ByteRangeReader {
+  private fd: number | undefined;
+  private buffer = new Uint8Array(0);
+
+  constructor(private readonly source: ByteSource) {}
+
+  /** The bytes [at, at+length); a view valid until the next read. */
+  read(at: number, length: number): Uint8Array {
+    const source = this.source;
+    if ("bytes" in source) return source.bytes.subarray(at, at + length);
+    if (this.buffer.byteLength < length) this.buffer = new Uint8Array(Math.max(length, 4096));
+    const into = this.buffer.subarray(0, length);
+    this.fd ??= openSync(source.file, "r");
+    for (let done = 0; done < length; ) {
+      const got = readSync(this.fd, into, done, length - done, source.offset + at + done);
+      if (got === 0) throw new Error(`${source.file}: ends before byte ${source.offset + at + length} (${source.name})`);
+      done += got;
+    }
+    return into;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
   }
 }

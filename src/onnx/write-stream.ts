@@ -1,4 +1,5 @@
-import { open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import path from "node:path";
 import type { TensorProto } from "onnx-buf";
 import { temporaryPath, writeFileAtomic } from "../util/atomic.ts";
 import { forEachChunk, tensorSource } from "./chunks.ts";
@@ -47,6 +48,7 @@ export async function writeModelStreamed(model: OnnxModel, file: string, options
   const asIs = layout.placed.filter((p) => !changed?.names.has(p.tensor.name));
   const toChange = changed ? layout.placed.filter((p) => changed.names.has(p.tensor.name)) : [];
   const end = layout.placed.reduce((n, p) => Math.max(n, p.offset + p.length), 0);
+  await mkdir(path.dirname(layout.dataFile), { recursive: true });
   const tmpData = temporaryPath(layout.dataFile);
   const buffers = [...options.buffers, ...(changed?.buffers ?? [])];
   // Direct I/O where every buffer and offset allows it (4096-aligned buffers and chunks; our

@@ -39,6 +39,7 @@ export function writeModel(model: OnnxModel, file: string, options: WriteOptions
     return;
   }
   const layout = externalLayout(model, file, options);
+  mkdirSync(path.dirname(layout.dataFile), { recursive: true });
   const tmpData = temporaryPath(layout.dataFile);
   const fd = openSync(tmpData, "w");
   try {
@@ -90,7 +91,6 @@ export function externalLayout(model: OnnxModel, file: string, options: WriteOpt
     throw new OnnxFormatError(file, "external data location", `${JSON.stringify(location)} must be a relative path inside the model's folder`);
   }
   const dataFile = path.join(path.dirname(path.resolve(file)), location);
-  mkdirSync(path.dirname(dataFile), { recursive: true });
   const initializer: TensorProto[] = [];
   const placed: ExternalLayout["placed"] = [];
   let offset = 0;

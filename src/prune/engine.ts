@@ -2,6 +2,7 @@ import path from "node:path";
 import { mapModel } from "../models/index.ts";
 import type { ModelMap } from "../models/types.ts";
 import { dataTypeName, elementBytes } from "../onnx/dtype.ts";
+import { tensorSource } from "../onnx/chunks.ts";
 import { isExternal } from "../onnx/tensor.ts";
 import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
@@ -243,24 +244,12 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
   const map = typeof options.map === "function" ? options.map(model) : (options.map ?? mapModel(model));
   const read = now();
   const cpuRead = cpuNow();
+  // The streamed engine writes the model as it prunes; the in-memory one writes it afterwards.
   const streamed = await pruneFileStreamed(model, map, options);
-  if (streamed) {
-    const { result, masks } = streamed;
-    const pruned = now();
-    const cpuPruned = cpuNow();
-    if (options.mask) writeMaskFile(options.mask, masks, { model: path.basename(options.input), method: result.method, options: result.options, sparsity: result.sparsity });
-    return {
-      ...result,
-      output: options.output,
-      mask: options.mask ?? null,
-      seconds: { read: read - start, ...result.seconds, mask: now() - pruned, total: now() - start },
-      cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, mask: cpuNow() - cpuPruned, total: cpuNow() - cpuStart },
-    };
-  }
-  const { result, masks } = await pruneModel(model, map, options);
-  const written = now();
+  const { result, masks } = streamed ?? (await pruneModel(model, map, options));
+  const pruned = now();
   const cpuPruned = cpuNow();
-  writeModel(model, options.output, { externalData: options.externalData ?? "auto" });
+  if (!streamed) writeModel(model, options.output, { externalData: options.externalData ?? "auto" });
   const modelWritten = now();
   const cpuWritten = cpuNow();
   if (options.mask) {
@@ -268,12 +257,14 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
   }
   const end = now();
   const cpuEnd = cpuNow();
+  const write: Record<string, number> = streamed ? {} : { write: modelWritten - pruned };
+  const cpuWrite: Record<string, number> = streamed ? {} : { write: cpuWritten - cpuPruned };
   return {
     ...result,
     output: options.output,
     mask: options.mask ?? null,
-    seconds: { read: read - start, ...result.seconds, write: modelWritten - written, mask: end - modelWritten, total: end - start },
-    cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, write: cpuWritten - cpuPruned, mask: cpuEnd - cpuWritten, total: cpuEnd - cpuStart },
+    seconds: { read: read - start, ...result.seconds, ...write, mask: end - modelWritten, total: end - start },
+    cpuSeconds: { read: cpuRead - cpuStart, ...result.cpuSeconds, ...cpuWrite, mask: cpuEnd - cpuWritten, total: cpuEnd - cpuStart },
   };
 }
 
@@ -285,8 +276,8 @@ function refuseOverwritingInputData(model: OnnxModel, output: string): void {
   const dataFile = path.resolve(`${output}.data`);
   for (const tensor of graphOf(model).initializer) {
     if (!isExternal(tensor)) continue;
-    const location = tensor.externalData.find((e) => e.key === "location")?.value;
-    if (location !== undefined && path.resolve(model.dir, location) === dataFile) {
+    const source = tensorSource(model, tensor);
+    if ("file" in source && path.resolve(source.file) === dataFile) {
       throw new PruneError(`--out ${output}: its data file ${dataFile} is where the input model keeps its weights; write the pruned model under another name`);
     }
   }

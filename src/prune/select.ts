@@ -43,14 +43,11 @@ export function selectSmallest(sources: readonly KeySource[], k: number, options
     for (let b = F32_INF >>> 16; b < 0x8000; b++) if (high[b]) findNaN(sources);
   }
   if (k === 0) return { threshold: 0, ties: 0, below: 0, k };
-  let below = 0;
-  let bucket = 0;
-  while (below + high[bucket] < k) below += high[bucket++];
+  const { bin: bucket, below: belowBucket } = binOfRank(high, k, 0);
   const low = new Uint32Array(65536);
   const mask = options.abs ? SIGN_OFF : 0xffffffff;
   for (const { keys } of sources) countLow(keys, low, mask, bucket);
-  let l = 0;
-  while (below + low[l] < k) below += low[l++];
+  const { bin: l, below } = binOfRank(low, k, belowBucket);
   return { threshold: ((bucket << 16) | l) >>> 0, ties: k - below, below, k };
 }
 
@@ -68,12 +65,31 @@ function countLow(keys: Uint32Array, counts: Uint32Array, mask: number, bucket: 
   }
 }
 
+/**
+ * The histogram bin that holds the k-th smallest key (1-based), counting from `below` keys
+ * already below bin 0, and how many keys lie below that bin.
+ */
+export function binOfRank(counts: ArrayLike<number>, k: number, below: number): { bin: number; below: number } {
+  let bin = 0;
+  while (bin < counts.length - 1 && below + counts[bin] < k) below += counts[bin++];
+  return { bin, below };
+}
+
 function findNaN(sources: readonly KeySource[]): void {
   for (const { name, keys } of sources) {
-    for (let i = 0; i < keys.length; i++) {
-      if ((keys[i] & SIGN_OFF) > F32_INF) throw new PruneError(`${name}: weight ${i} is NaN; magnitude pruning cannot rank it (fix or exclude the tensor)`);
-    }
+    const i = firstNaN(keys);
+    if (i >= 0) throw nanError(name, i);
   }
+}
+
+/** Index of the first fp32 NaN among the keys, or -1. */
+export function firstNaN(keys: Uint32Array): number {
+  for (let i = 0; i < keys.length; i++) if ((keys[i] & SIGN_OFF) > F32_INF) return i;
+  return -1;
+}
+
+export function nanError(tensor: string, index: number): PruneError {
+  return new PruneError(`${tensor}: weight ${index} is NaN; magnitude pruning cannot rank it (fix or exclude the tensor)`);
 }
 
 /**

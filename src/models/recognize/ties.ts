@@ -1,6 +1,5 @@
-import { closeSync, openSync, readSync } from "node:fs";
 import type { TensorProto } from "onnx-buf";
-import { tensorSource, type ByteSource } from "../../onnx/chunks.ts";
+import { ByteRangeReader, tensorSource } from "../../onnx/chunks.ts";
 import { elementBytes } from "../../onnx/dtype.ts";
 import type { OnnxModel } from "../../onnx/model.ts";
 
@@ -24,8 +23,8 @@ export function sameValues(model: OnnxModel, a: TensorProto, b: TensorProto, sha
   if (size === undefined || a.dataType !== b.dataType || shapeA.length !== 2) return false;
   const [rows, cols] = shapeA;
   if (rows * cols === 0) return false;
-  const ra = new RangeReader(tensorSource(model, a));
-  const rb = new RangeReader(tensorSource(model, b));
+  const ra = new ByteRangeReader(tensorSource(model, a));
+  const rb = new ByteRangeReader(tensorSource(model, b));
   try {
     if (!samplesMatch(ra, rb, rows, cols, size, transposed)) return false;
     if (!transposed) return sameRowBlocks(ra, rb, rows, cols * size);
@@ -45,7 +44,7 @@ function blockStarts(rows: number): number[] {
   return [...starts];
 }
 
-function samplesMatch(ra: RangeReader, rb: RangeReader, rows: number, cols: number, size: number, transposed: boolean): boolean {
+function samplesMatch(ra: ByteRangeReader, rb: ByteRangeReader, rows: number, cols: number, size: number, transposed: boolean): boolean {
   const n = rows * cols;
   for (let s = 0; s < SAMPLES; s++) {
     const i = Math.floor((((s * 2654435761) % 4294967296) / 4294967296) * n);
@@ -57,7 +56,7 @@ function samplesMatch(ra: RangeReader, rb: RangeReader, rows: number, cols: numb
   return true;
 }
 
-function sameRowBlocks(ra: RangeReader, rb: RangeReader, rows: number, rowBytes: number): boolean {
+function sameRowBlocks(ra: ByteRangeReader, rb: ByteRangeReader, rows: number, rowBytes: number): boolean {
   const n = Math.min(BLOCK_ROWS, rows);
   for (const r0 of blockStarts(rows)) {
     if (Buffer.compare(ra.read(r0 * rowBytes, n * rowBytes), rb.read(r0 * rowBytes, n * rowBytes)) !== 0) return false;
@@ -66,7 +65,7 @@ function sameRowBlocks(ra: RangeReader, rb: RangeReader, rows: number, rowBytes:
 }
 
 /** a is [rows, cols], b should be [cols, rows] with b[c][r] = a[r][c]: rows r0..r0+64 of a against b[.][r0..r0+64]. */
-function sameTransposedBlocks(ra: RangeReader, rb: RangeReader, rows: number, cols: number, size: number): boolean {
+function sameTransposedBlocks(ra: ByteRangeReader, rb: ByteRangeReader, rows: number, cols: number, size: number): boolean {
   const n = Math.min(BLOCK_ROWS, rows);
   const gathered = new Uint8Array(n * cols * size);
   for (const r0 of blockStarts(rows)) {
@@ -102,31 +101,4 @@ function sameAfterTranspose(block: Uint8Array, gathered: Uint8Array, n: number, 
     }
   }
   return true;
-}
-
-/** Reads byte ranges of a tensor, from its data file or its inline bytes, into reused buffers. */
-class RangeReader {
-  private fd: number | undefined;
-  private buffer = new Uint8Array(0);
-
-  constructor(private readonly source: ByteSource) {}
-
-  /** The bytes [at, at+length); a view valid until the next read. */
-  read(at: number, length: number): Uint8Array {
-    const source = this.source;
-    if ("bytes" in source) return source.bytes.subarray(at, at + length);
-    if (this.buffer.byteLength < length) this.buffer = new Uint8Array(Math.max(length, 4096));
-    const into = this.buffer.subarray(0, length);
-    this.fd ??= openSync(source.file, "r");
-    for (let done = 0; done < length; ) {
-      const got = readSync(this.fd, into, done, length - done, source.offset + at + done);
-      if (got === 0) throw new Error(`${source.file}: ends before byte ${source.offset + at + length} (${source.name})`);
-      done += got;
-    }
-    return into;
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-  }
 }

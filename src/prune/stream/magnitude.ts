@@ -1,6 +1,5 @@
-import { closeSync, openSync, readSync } from "node:fs";
 import type { TensorProto } from "onnx-buf";
-import { forEachChunk, type ByteSource, tensorSource } from "../../onnx/chunks.ts";
+import { ByteRangeReader, forEachChunk, type ByteSource, tensorSource } from "../../onnx/chunks.ts";
 import { alignedBuffers } from "../../onnx/direct-io.ts";
 import { DataType, dataTypeName } from "../../onnx/dtype.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
@@ -8,10 +7,10 @@ import { elementCount, tensorShape } from "../../onnx/tensor.ts";
 import { externalLayout, usesExternalData, type WriteOptions } from "../../onnx/write.ts";
 import { writeModelStreamed } from "../../onnx/write-stream.ts";
 import { Bitmask } from "../bitmask.ts";
-import { PruneError } from "../errors.ts";
 import type { MaskEntry } from "../mask-file.ts";
 import type { PrunedMatrix } from "../result.ts";
 import { prunedCount } from "../rounding.ts";
+import { binOfRank, firstNaN, nanError } from "../select.ts";
 import type { TargetGroup } from "../targets.ts";
 import { KernelArena } from "./kernels.ts";
 
@@ -102,12 +101,11 @@ export async function pruneStreamed(
 ): Promise<StreamedPrune> {
   const chunkBytes = output.chunkBytes ?? CHUNK_BYTES;
   const arena = new KernelArena({ chunkBytes, chunks: CHUNKS });
-  const lastChunk = (t: StreamedTarget, offset: number) => offset + chunkBytes >= t.count * 4;
   const started = performance.now();
   const scopes = scopeRanges(targets);
   const selections: ScopeSelection[] = scopes.map(({ count }) => ({ k: prunedCount(sparsity, count), bucket: 0, below: 0, threshold: 0, ties: 0, refine: false, nonFinite: false, window: 0 }));
   let selected = started;
-  const selecting = select(model.file, targets, scopes, selections, arena, lastChunk, output.log).then(() => {
+  const selecting = select(model.file, targets, scopes, selections, arena, output.log).then(() => {
     selected = performance.now();
     output.log(`streamed selection done in ${((selected - started) / 1000).toFixed(1)} s; writing the pruned weights`);
   });
@@ -125,7 +123,7 @@ export async function pruneStreamed(
     // The tie budget runs on through the scope's tensors, in file order.
     if (offset === 0) arena.startMasking(i === scopes[t.scope].first ? selection.ties : ties[t.scope]);
     masks[i].bits.set(arena.mask(bytes, selection.threshold), offset / 32);
-    if (!lastChunk(t, offset)) return;
+    if (!endsTensor(t, offset, bytes)) return;
     const stats = arena.stats();
     ties[t.scope] = stats.ties;
     const m = matrices[i];
@@ -157,7 +155,6 @@ async function select(
   scopes: readonly ScopeRange[],
   selections: ScopeSelection[],
   arena: KernelArena,
-  lastChunk: (t: StreamedTarget, offset: number) => boolean,
   log: (line: string) => void,
 ): Promise<void> {
   guessWindows(targets, scopes, selections);
@@ -172,7 +169,7 @@ async function select(
     }
     arena.countHigh(bytes);
     if (selection.k > 0) arena.countLow(bytes, selection.window, GUESS_WINDOW);
-    if (source === range.last && lastChunk(t, offset)) {
+    if (source === range.last && endsTensor(t, offset, bytes)) {
       chooseBucket(arena.high(), selection);
       const index = selection.bucket - selection.window;
       if (selection.refine && index >= 0 && index < GUESS_WINDOW) {
@@ -190,9 +187,9 @@ async function select(
     const { t, i } = refined[source];
     const range = scopes[t.scope];
     const selection = selections[t.scope];
-    if (i === range.first && offset === 0) arena.clearLow();
+    if (i === range.first && offset === 0) arena.clearLow(1);
     arena.countLow(bytes, selection.bucket);
-    if (i === range.last && lastChunk(t, offset)) chooseThreshold(arena.low(), selection);
+    if (i === range.last && endsTensor(t, offset, bytes)) chooseThreshold(arena.low(), selection);
   });
 }
 
@@ -215,26 +212,18 @@ const SAMPLE_BYTES = 4096;
  * that scope.
  */
 function guessWindows(targets: readonly StreamedTarget[], scopes: readonly ScopeRange[], selections: ScopeSelection[]): void {
-  const files = new Map<string, number>();
   const weighted = new Float64Array(32768);
-  try {
-    scopes.forEach((range, scope) => {
-      const selection = selections[scope];
-      if (selection.k === 0) return;
-      weighted.fill(0);
-      for (let i = range.first; i <= range.last; i++) {
-        const keys = sampleKeys(targets[i], range.last - range.first + 1, files);
-        const weight = targets[i].count / keys.length;
-        for (let j = 0; j < keys.length; j++) weighted[(keys[j] >>> 16) & 0x7fff] += weight;
-      }
-      let below = 0;
-      let guess = 0;
-      while (guess < 32767 && below + weighted[guess] < selection.k) below += weighted[guess++];
-      selection.window = Math.max(0, guess - (GUESS_WINDOW >> 1));
-    });
-  } finally {
-    for (const fd of files.values()) closeSync(fd);
-  }
+  scopes.forEach((range, scope) => {
+    const selection = selections[scope];
+    if (selection.k === 0) return;
+    weighted.fill(0);
+    for (let i = range.first; i <= range.last; i++) {
+      const keys = sampleKeys(targets[i], range.last - range.first + 1);
+      const weight = targets[i].count / keys.length;
+      for (let j = 0; j < keys.length; j++) weighted[(keys[j] >>> 16) & 0x7fff] += weight;
+    }
+    selection.window = Math.max(0, binOfRank(weighted, selection.k, 0).bin - (GUESS_WINDOW >> 1));
+  });
 }
 
 /**
@@ -247,20 +236,25 @@ export function sampledRanges(byteLength: number, tensors: number): { at: number
   return Array.from({ length: blocks }, (_, b) => ({ at: Math.floor((b * (byteLength - SAMPLE_BYTES)) / (blocks - 1) / 4) * 4, length: SAMPLE_BYTES }));
 }
 
-function sampleKeys(t: StreamedTarget, tensors: number, files: Map<string, number>): Uint32Array {
+function sampleKeys(t: StreamedTarget, tensors: number): Uint32Array {
   const ranges = sampledRanges(t.count * 4, tensors);
   const bytes = new Uint8Array(ranges.reduce((n, r) => n + r.length, 0));
-  let offset = 0;
-  for (const { at, length: block } of ranges) {
-    const into = bytes.subarray(offset, (offset += block));
-    if ("bytes" in t.source) into.set(t.source.bytes.subarray(at, at + block));
-    else {
-      let fd = files.get(t.source.file);
-      if (fd === undefined) files.set(t.source.file, (fd = openSync(t.source.file, "r")));
-      readSync(fd, into, 0, block, t.source.offset + at);
+  const reader = new ByteRangeReader(t.source);
+  try {
+    let offset = 0;
+    for (const { at, length } of ranges) {
+      bytes.set(reader.read(at, length), offset);
+      offset += length;
     }
+  } finally {
+    reader.close();
   }
   return new Uint32Array(bytes.buffer);
+}
+
+/** The chunk at `offset` is the tensor's last. */
+function endsTensor(t: StreamedTarget, offset: number, bytes: Uint8Array): boolean {
+  return offset + bytes.byteLength === t.count * 4;
 }
 
 /** A scope's targets are consecutive: [first, last], holding `count` weights. */
@@ -287,9 +281,7 @@ function chooseBucket(high: Uint32Array, selection: ScopeSelection): void {
   for (let b = INF_BUCKET; b < high.length; b++) if (high[b]) selection.nonFinite = true;
   const k = selection.k;
   if (k === 0) return;
-  let below = 0;
-  let bucket = 0;
-  while (below + high[bucket] < k) below += high[bucket++];
+  const { bin: bucket, below } = binOfRank(high, k, 0);
   selection.bucket = bucket;
   selection.below = below;
   if (below + high[bucket] === k) {
@@ -302,9 +294,7 @@ function chooseBucket(high: Uint32Array, selection: ScopeSelection): void {
 }
 
 function chooseThreshold(low: Uint32Array, selection: ScopeSelection): void {
-  let below = selection.below;
-  let l = 0;
-  while (below + low[l] < selection.k) below += low[l++];
+  const { bin: l, below } = binOfRank(low, selection.k, selection.below);
   selection.threshold = selection.bucket * 65536 + l;
   selection.ties = selection.k - below;
   selection.below = below;
@@ -316,11 +306,7 @@ function chooseThreshold(low: Uint32Array, selection: ScopeSelection): void {
  */
 async function findNaN(label: string, targets: readonly StreamedTarget[], arena: KernelArena): Promise<void> {
   await forEachChunk(label, targets.map((t) => t.source), arena.chunks, ({ source, offset, bytes }) => {
-    const keys = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    for (let i = 0; i < keys.length; i++) {
-      if ((keys[i] & 0x7fffffff) > 0x7f800000) {
-        throw new PruneError(`${targets[source].name}: weight ${offset / 4 + i} is NaN; magnitude pruning cannot rank it (fix or exclude the tensor)`);
-      }
-    }
+    const i = firstNaN(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+    if (i >= 0) throw nanError(targets[source].name, offset / 4 + i);
   });
 }
