@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { temporaryPath } from "../util/atomic.ts";
+import { writeAllAt, writeAtomicWithAsync } from "../util/atomic.ts";
 
 /**
  * Downloads from the Hugging Face hub, with its URL layout:
@@ -137,35 +137,29 @@ export async function hubDownload(ref: HubFile, options: HubOptions): Promise<st
   }
   const lengthHeader = response.headers.get("content-length");
   const total = lengthHeader && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-  mkdirSync(path.dirname(target), { recursive: true });
-  const tmp = temporaryPath(target);
-  const fd = openSync(tmp, "w");
   const sha256 = createHash("sha256");
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      sha256.update(chunk);
-      if (expected.gitSha1) chunks.push(Buffer.from(chunk));
-      for (let done = 0; done < chunk.byteLength; ) done += writeSync(fd, chunk, done, chunk.byteLength - done);
-      bytes += chunk.byteLength;
-      options.onProgress?.({ repo: ref.repo, file: ref.file, bytes, total });
-    }
-    if (total !== undefined && bytes !== total) throw new HubError(ref, response.status, `download ended after ${bytes} of ${total} bytes`);
-    const actual = sha256.digest("hex");
-    if (expected.sha256 && actual !== expected.sha256) throw new HubError(ref, response.status, `sha256 ${actual} does not match the hub's ${expected.sha256}`);
-    if (expected.gitSha1) {
-      const blob = createHash("sha1").update(`blob ${bytes}\0`).update(Buffer.concat(chunks)).digest("hex");
-      if (blob !== expected.gitSha1) throw new HubError(ref, response.status, `git blob sha1 ${blob} does not match the hub's ETag ${expected.gitSha1}`);
-    }
-    fsyncSync(fd);
+    await writeAtomicWithAsync(target, async (fd) => {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        sha256.update(chunk);
+        if (expected.gitSha1) chunks.push(Buffer.from(chunk));
+        writeAllAt(fd, chunk);
+        bytes += chunk.byteLength;
+        options.onProgress?.({ repo: ref.repo, file: ref.file, bytes, total });
+      }
+      if (total !== undefined && bytes !== total) throw new HubError(ref, response.status, `download ended after ${bytes} of ${total} bytes`);
+      const actual = sha256.digest("hex");
+      if (expected.sha256 && actual !== expected.sha256) throw new HubError(ref, response.status, `sha256 ${actual} does not match the hub's ${expected.sha256}`);
+      if (expected.gitSha1) {
+        const blob = createHash("sha1").update(`blob ${bytes}\0`).update(Buffer.concat(chunks)).digest("hex");
+        if (blob !== expected.gitSha1) throw new HubError(ref, response.status, `git blob sha1 ${blob} does not match the hub's ETag ${expected.gitSha1}`);
+      }
+    });
   } catch (error) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
     if (error instanceof HubError) throw error;
     throw new HubError(ref, response.status, `download failed: ${(error as Error).message}`);
   }
-  closeSync(fd);
-  renameSync(tmp, target);
   return target;
 }

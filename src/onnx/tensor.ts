@@ -1,7 +1,8 @@
 import { realpathSync, existsSync, statSync } from "node:fs";
 import path from "node:path";
-import { TensorProto_DataLocation as DataLocation } from "onnx-buf";
-import type { TensorProto } from "onnx-buf";
+import { create } from "@bufbuild/protobuf";
+import { StringStringEntryProtoSchema, TensorProto_DataLocation as DataLocation } from "onnx-buf";
+import type { StringStringEntryProto, TensorProto } from "onnx-buf";
 import { DataType, dataTypeName, elementBytes, halfToFloatTable } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { readFileRange, type OnnxModel } from "./model.ts";
@@ -29,6 +30,15 @@ export interface ExternalDataRef {
   file: string;
   offset: number;
   length: number;
+}
+
+/** The external_data entries that point a tensor at `length` bytes at `offset` of `location`. */
+export function externalDataEntries(location: string, offset: number, length: number): StringStringEntryProto[] {
+  return [
+    create(StringStringEntryProtoSchema, { key: "location", value: location }),
+    create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
+    create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
+  ];
 }
 
 export function isExternal(tensor: TensorProto): boolean {

@@ -1,13 +1,12 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { ModelProtoSchema, StringStringEntryProtoSchema, type TensorProto } from "onnx-buf";
-import { create } from "@bufbuild/protobuf";
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
+import { ModelProtoSchema, type TensorProto } from "onnx-buf";
+import { closeSync, openSync, readSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { elementBytes } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { MAX_INLINE_MODEL_BYTES, graphOf, type OnnxModel } from "./model.ts";
-import { DataLocation, elementCount, externalDataRef, isExternal, tensorBytes, tensorShape } from "./tensor.ts";
-import { temporaryPath, writeFileAtomic } from "../util/atomic.ts";
+import { DataLocation, elementCount, externalDataEntries, externalDataRef, isExternal, tensorBytes, tensorShape } from "./tensor.ts";
+import { writeAllAt, writeAtomicWith, writeFileAtomic } from "../util/atomic.ts";
 
 export interface WriteOptions {
   /**
@@ -39,19 +38,9 @@ export function writeModel(model: OnnxModel, file: string, options: WriteOptions
     return;
   }
   const layout = externalLayout(model, file, options);
-  mkdirSync(path.dirname(layout.dataFile), { recursive: true });
-  const tmpData = temporaryPath(layout.dataFile);
-  const fd = openSync(tmpData, "w");
-  try {
+  writeAtomicWith(layout.dataFile, (fd) => {
     for (const { tensor, offset, length } of layout.placed) copyTensorData(model, tensor, fd, offset, length);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(tmpData, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  renameSync(tmpData, layout.dataFile);
+  });
   writeFileAtomic(file, layout.graphBytes());
 }
 
@@ -104,11 +93,7 @@ export function externalLayout(model: OnnxModel, file: string, options: WriteOpt
     placed.push({ tensor, offset, length });
     const moved = withoutData(tensor);
     moved.dataLocation = DataLocation.EXTERNAL;
-    moved.externalData = [
-      create(StringStringEntryProtoSchema, { key: "location", value: location }),
-      create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
-      create(StringStringEntryProtoSchema, { key: "length", value: String(length) }),
-    ];
+    moved.externalData = externalDataEntries(location, offset, length);
     initializer.push(moved);
     offset += length;
   }
@@ -150,7 +135,7 @@ function withoutData(tensor: TensorProto): TensorProto {
 function copyTensorData(model: OnnxModel, tensor: TensorProto, fd: number, offset: number, length: number): void {
   if (!isExternal(tensor)) {
     const bytes = tensorBytes(model, tensor);
-    writeAll(fd, bytes, offset);
+    writeAllAt(fd, bytes, offset);
     return;
   }
   const ref = externalDataRef(model, tensor, length);
@@ -160,16 +145,10 @@ function copyTensorData(model: OnnxModel, tensor: TensorProto, fd: number, offse
     for (let done = 0; done < length; ) {
       const n = readSync(src, chunk, 0, Math.min(chunk.length, length - done), ref.offset + done);
       if (n === 0) throw new OnnxFormatError(model.file, `initializer ${JSON.stringify(tensor.name)}`, "external data ends early");
-      writeAll(fd, chunk.subarray(0, n), offset + done);
+      writeAllAt(fd, chunk.subarray(0, n), offset + done);
       done += n;
     }
   } finally {
     closeSync(src);
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  for (let done = 0; done < bytes.byteLength; ) {
-    done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30), position + done);
   }
 }

@@ -1,11 +1,11 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { ModelProtoSchema, StringStringEntryProtoSchema, type TensorProto } from "onnx-buf";
+import { toBinary } from "@bufbuild/protobuf";
+import { ModelProtoSchema, type TensorProto } from "onnx-buf";
 import type { OnnxModel } from "../../onnx/model.ts";
-import { DataLocation } from "../../onnx/tensor.ts";
+import { DataLocation, externalDataEntries } from "../../onnx/tensor.ts";
 import { EXTERNAL_DATA_ALIGNMENT, writeModel } from "../../onnx/write.ts";
-import { temporaryPath, writeFileAtomic } from "../../util/atomic.ts";
+import { writeAllAt, writeAtomicWith, writeFileAtomic } from "../../util/atomic.ts";
 import type { Family } from "../types.ts";
 import { buildBert } from "./bert.ts";
 import { resolveSizes, type ArchitectureConfig, type BuildOptions } from "./config.ts";
@@ -77,10 +77,8 @@ export function writeBuiltModel(options: BuildOptions & { file: string; external
   mkdirSync(path.dirname(file), { recursive: true });
   const location = `${path.basename(file)}.data`;
   const dataFile = path.join(path.dirname(file), location);
-  const tmp = temporaryPath(dataFile);
-  const fd = openSync(tmp, "w");
   const initializer: TensorProto[] = [];
-  try {
+  writeAtomicWith(dataFile, (fd) => {
     let offset = 0;
     for (const w of builder.weights) {
       const bytes = generateWeight(w, seed, specs);
@@ -89,29 +87,16 @@ export function writeBuiltModel(options: BuildOptions & { file: string; external
         continue;
       }
       offset = Math.ceil(offset / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
-      for (let done = 0; done < bytes.byteLength; ) {
-        done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30), offset + done);
-      }
+      writeAllAt(fd, bytes, offset);
       initializer.push(
         tensorOf(w, {
           dataLocation: DataLocation.EXTERNAL,
-          externalData: [
-            create(StringStringEntryProtoSchema, { key: "location", value: location }),
-            create(StringStringEntryProtoSchema, { key: "offset", value: String(offset) }),
-            create(StringStringEntryProtoSchema, { key: "length", value: String(bytes.byteLength) }),
-          ],
+          externalData: externalDataEntries(location, offset, bytes.byteLength),
         }),
       );
       offset += bytes.byteLength;
     }
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  renameSync(tmp, dataFile);
+  });
   writeFileAtomic(file, toBinary(ModelProtoSchema, builder.toModel(initializer, doc)));
   return { file, dataFile, weightBytes: total };
 }
