@@ -3,6 +3,7 @@ import type { Comparison, ComparisonState, Thresholds, Verdict, VerdictState } f
 import { compareLatency } from "./stats/latency.ts";
 import { comparePerplexity } from "./stats/perplexity.ts";
 import { escapeText } from "./escape.ts";
+import { plural } from "./format.ts";
 
 export function latencyKey(l: Pick<Latency, "provider" | "batch" | "seqLen">): string {
   return `${l.provider} b${l.batch} s${l.seqLen}`;
@@ -112,10 +113,6 @@ export const STATE_LABEL: Record<VerdictState, string> = {
   "not-comparable": "not comparable",
   "no-base": "no base",
 };
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
 
 /** The one-line verdict, safe for Markdown. */
 function summarize(v: Verdict): string {

@@ -32,3 +32,8 @@ export function fmtCount(x: number): string {
 export function round(x: number, digits = 4): number {
   return Number.isFinite(x) ? Number(x.toPrecision(digits)) : x;
 }
+
+/** "1 run", "3 runs". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -2,10 +2,12 @@ import type { Result, Run } from "../../results/schema.ts";
 import type { ChartCollector, Section } from "../section.ts";
 import { join } from "../section.ts";
 import { escapeText } from "../escape.ts";
-import { fmtChange, fmtCount, fmtNumber, fmtPercent } from "../format.ts";
+import { fmtChange, fmtCount, fmtNumber, fmtPercent, plural } from "../format.ts";
 import { table } from "../markdown.ts";
 import { denseRun, latencyFor, latencyKeys, methodGroups, methodLabel } from "../runs.ts";
 import { chartId, latencyChart, perplexityChart } from "../charts/build.ts";
+import type { LatencyThresholds } from "../types.ts";
+import { compareLatency, type LatencyVerdict } from "../stats/latency.ts";
 
 function runLine(r: Result): string {
   const gpu = r.runner.gpu ? `, ${escapeText(r.runner.gpu, { max: 60 })}` : "";
@@ -62,60 +64,87 @@ function perplexityTable(result: Result): string {
   );
 }
 
-function latencyTable(result: Result): string {
+/**
+ * Each run's latency at `key` against dense's, with the same test as against the base
+ * (Mann-Whitney U and a bootstrap interval of the ratio of medians): one 0.6 ms model run
+ * twice differs by ±30% on a busy runner, and a reader must not see that as a result.
+ */
+function versusDense(result: Result, key: string, t: LatencyThresholds): Map<Run, LatencyVerdict> {
+  const out = new Map<Run, LatencyVerdict>();
+  const dense = denseRun(result);
+  const d = dense && latencyFor(dense, key);
+  if (!d) return out;
+  for (const run of result.runs) {
+    const l = run !== dense && !run.error ? latencyFor(run, key) : undefined;
+    if (l) out.set(run, compareLatency(d.samplesMs, l.samplesMs, t));
+  }
+  return out;
+}
+
+/** A change only where it is significant and beyond the threshold; ≈ within it; ? too noisy to say. */
+function fmtVersusDense(v: LatencyVerdict | undefined): string {
+  if (!v) return "";
+  if (v.state === "regression" || v.state === "improvement") return fmtChange(v.change);
+  return v.state === "no-change" ? "≈" : "?";
+}
+
+function latencyTable(result: Result, t: LatencyThresholds): string {
   const keys = latencyKeys(result);
   if (!keys.length) return "";
   const dense = denseRun(result);
-  const denseP50 = dense && latencyFor(dense, keys[0])?.p50;
+  const verdicts = versusDense(result, keys[0], t);
   const list: { label: string; run: Run }[] = [];
   if (dense) list.push({ label: "dense", run: dense });
   for (const g of methodGroups(result)) if (!g.finetuned) for (const run of g.runs) list.push({ label: g.label, run });
   const body = list
     .filter(({ run }) => run.latency.length)
-    .map(({ label, run }) => {
-      const first = latencyFor(run, keys[0]);
-      return [
-        escapeText(label, { max: 60 }),
-        fmtPercent(run.sparsity),
-        `${fmtNumber(run.sizeBytes / 2 ** 20, 3)} MiB`,
-        ...keys.map((k) => {
-          const l = latencyFor(run, k);
-          return l ? `${fmtNumber(l.p50, 3)} (${fmtNumber(l.p90, 3)})` : "–";
-        }),
-        first && denseP50 && run !== dense ? fmtChange(first.p50 / denseP50 - 1) : "",
-      ];
-    });
+    .map(({ label, run }) => [
+      escapeText(label, { max: 60 }),
+      fmtPercent(run.sparsity),
+      `${fmtNumber(run.sizeBytes / 2 ** 20, 3)} MiB`,
+      ...keys.map((k) => {
+        const l = latencyFor(run, k);
+        return l ? `${fmtNumber(l.p50, 3)} (${fmtNumber(l.p90, 3)})` : "–";
+      }),
+      fmtVersusDense(verdicts.get(run)),
+    ]);
+  const legend = verdicts.size
+    ? ` "vs dense" shows a change only where Mann-Whitney U and the bootstrap interval of the ratio of medians find it significant at ` +
+      `${fmtPercent(t.confidence)} confidence and beyond ${fmtPercent(t.relative, 1)}; ≈ marks no change, ? too noisy to say.`
+    : "";
   return join(
-    `Median (p90) latency in ms of one forward pass, by provider, batch and sequence length.`,
+    `Median (p90) latency in ms of one forward pass, by provider, batch and sequence length.${legend}`,
     table(["method", "sparsity", "size", ...keys.map((k) => escapeText(k)), `vs dense (${escapeText(keys[0])})`], body, ["l", "r", "r", ...keys.map(() => "r" as const), "r"]),
-    kernelNote(result, keys[0]),
+    kernelNote(result, verdicts),
   );
 }
 
 /**
  * The study saw a pruned GPT-2 run slower than dense. Zeros in a dense matrix do not skip
- * work in dense GEMM kernels, so unstructured sparsity cannot be faster; say so with the data.
+ * work in dense GEMM kernels, so unstructured sparsity cannot be faster; say so with the
+ * verdicts (never with raw differences, which on a small model are mostly noise).
  */
-function kernelNote(result: Result, key: string): string {
-  const dense = denseRun(result);
-  const d = dense && latencyFor(dense, key)?.p50;
-  if (!d) return "";
-  const unstructured = result.runs.filter((r) => r !== dense && !r.error && r.method !== "structured" && latencyFor(r, key));
+function kernelNote(result: Result, verdicts: Map<Run, LatencyVerdict>): string {
+  const unstructured = [...verdicts].filter(([r]) => r.method !== "structured").map(([, v]) => v.state);
   if (!unstructured.length) return "";
-  const changes = unstructured.map((r) => latencyFor(r, key)!.p50 / d - 1);
-  const lo = Math.min(...changes);
-  const hi = Math.max(...changes);
-  const faster = result.runs.filter((r) => r.method === "structured" && latencyFor(r, key) && latencyFor(r, key)!.p50 < d);
+  const count = (s: LatencyVerdict["state"]) => unstructured.filter((x) => x === s).length;
+  const bits = [
+    count("no-change") && `${count("no-change")} no different from dense`,
+    count("inconclusive") && `${count("inconclusive")} too noisy to say`,
+    count("regression") && `${count("regression")} slower`,
+    count("improvement") && `${count("improvement")} faster`,
+  ].filter(Boolean);
+  const faster = [...verdicts].filter(([r, v]) => r.method === "structured" && v.state === "improvement").map(([r]) => escapeText(methodLabel(r)));
   return (
-    `> Unstructured pruning (${unstructured.length} runs: ${fmtChange(lo)} to ${fmtChange(hi)} against dense) leaves matrices dense: ` +
+    `> Unstructured pruning (${plural(unstructured.length, "run")}: ${bits.join(", ")}) leaves matrices dense: ` +
     `zeros do not skip work in dense kernels, so they cannot make the model faster.` +
-    (faster.length ? ` Structured pruning shrinks the matrices: ${faster.map((r) => escapeText(methodLabel(r))).filter((v, i, a) => a.indexOf(v) === i).join(", ")} ran faster.` : "")
+    (faster.length ? ` Structured pruning shrinks the matrices: ${[...new Set(faster)].join(", ")} ran significantly faster.` : "")
   );
 }
 
 export function modelSection(result: Result, index: number, charts: ChartCollector): Section {
   const ppl = perplexityTable(result);
-  const lat = latencyTable(result);
+  const lat = latencyTable(result, charts.options.thresholds.latency);
   const failed = result.runs.filter((r) => r.error).length;
   const body = join(
     runLine(result),
