@@ -1,12 +1,10 @@
 import type { ParamInfo, Part } from "../models/types.ts";
 import type { Analysis, LayerStats } from "../results/analysis.ts";
 import { CONVENTION, countParams, isCounted } from "./counts.ts";
-import { ABS_BUCKETS, NON_FINITE_BUCKET, SIGNED_BUCKETS, bitsToFloat, nearestBoundaryKey, thresholdBits } from "./float-bits.ts";
-import { boundaryGrid, chooseLinearBins } from "./grid.ts";
-import { GroupStats, absCumulative, summarize, type Layout } from "./group.ts";
-import { addSums, emptySums, exactMoments, histogramMoments, sumsMoments, type Sums } from "./moments.ts";
-import { ResolverBuilder, locateRanks, selectInBucket } from "./resolver.ts";
-import { histogramBits, resolveBits, type Resolver } from "./scan.ts";
+import { ABS_BUCKETS, NON_FINITE_BUCKET, thresholdBits } from "./float-bits.ts";
+import { boundaryGrid, chooseLinearBins, type BoundaryGrid } from "./grid.ts";
+import { absCumulative, summarize, type Layout } from "./group.ts";
+import { WeightPass, type PassGrids, type Unit } from "./pass.ts";
 import type { WeightSource } from "./source.ts";
 import { spearman } from "./spearman.ts";
 
@@ -50,17 +48,9 @@ export class NonFiniteWeightsError extends Error {
   }
 }
 
-/** Tensors up to this size get exact moments (norm scales, biases); larger ones from their bins. */
-const EXACT_MOMENTS_MAX = 1 << 16;
-/** Tensors up to this size skip the passes over all 65,536 bins. */
-const SMALL_TENSOR = 8192;
-const SCALED_REFERENCE = 0.1;
 
-interface Unit {
-  part: Part;
-  layer: number | null;
-  params: ParamInfo[];
-}
+/** Point c of the scale-free curve reported per layer (|w| < 0.1 sigma). */
+const SCALED_REFERENCE = 0.1;
 
 /**
  * One pass over the weights: each tensor is read once (a layer's tensors are held together
@@ -70,196 +60,66 @@ interface Unit {
 export function analyzeWeights(options: AnalyzeOptions): Analysis {
   const clock = options.clock ?? (() => performance.now());
   const started = clock();
+  const grids = analysisGrids(options);
+  const counts = countParams(options.params);
+  const units = groupUnits(options.params.filter(isCounted));
+  const pass = new WeightPass(
+    {
+      source: options.source,
+      label: options.label,
+      grids,
+      chunk: Math.max(1024, options.chunkElements ?? 1 << 22),
+      holdLimit: options.holdLayerElements ?? 1 << 27,
+      total: counts.total,
+      onProgress: options.onProgress,
+    },
+    units,
+  );
+  for (const unit of units) pass.scan(unit);
+  if (pass.nonFinite.length > 0) throw new NonFiniteWeightsError(options.label, pass.nonFinite);
+  return assemble(pass, units, counts, grids, options.linearQuantile ?? 0.995, Math.max(0, (clock() - started) / 1000));
+}
+
+interface AnalysisGrids extends PassGrids {
+  cutoffs: number[];
+  cutValues: number[];
+  raw: BoundaryGrid;
+  /** Index of SCALED_REFERENCE in `scaled`, or -1. */
+  scaledReference: number;
+}
+
+function analysisGrids(options: AnalyzeOptions): AnalysisGrids {
   const cutoffs = options.cutoffs ?? DEFAULT_CUTOFFS;
   for (const c of cutoffs) if (!(c > 0) || !Number.isFinite(c)) throw new RangeError(`cutoffs: ${c} is not a positive number`);
   const perDecade = options.perDecade ?? 10;
   const [rawLo, rawHi] = options.rawLog10 ?? [-7, 1];
   const [scLo, scHi] = options.scaledLog10 ?? [-4, 1];
-  const raw = boundaryGrid(rawLo, rawHi, perDecade);
   const scaled: number[] = [];
   for (let i = Math.round(scLo * perDecade); i <= Math.round(scHi * perDecade); i++) scaled.push(Number((10 ** (i / perDecade)).toPrecision(6)));
-  const scaledReference = scaled.findIndex((c) => Math.abs(c - SCALED_REFERENCE) < 1e-9);
-  const cutValues = [0, ...cutoffs];
-  const cutBits = [1, ...cutoffs.map(thresholdBits)];
-  const chunk = Math.max(1024, options.chunkElements ?? 1 << 22);
-
-  const counted = options.params.filter(isCounted);
-  const counts = countParams(options.params);
-  const units = groupUnits(counted);
-  const holdLimit = options.holdLayerElements ?? 1 << 27;
-  const arenaSize = Math.max(
-    0,
-    ...units.map((u) => (u.layer !== null && layerElements(u) <= holdLimit ? layerElements(u) : Math.min(chunk, Math.max(0, ...u.params.map((p) => p.count))))),
-  );
-  const arena = new Float32Array(arenaSize);
-  const forEachSlice = (p: ParamInfo, fn: (data: Float32Array) => void) => {
-    for (let start = 0; start < p.count; start += chunk) {
-      const n = Math.min(chunk, p.count - start);
-      const data = options.source.read(p, start, n, arena);
-      checkLength(options.label, p, data, n);
-      fn(data);
-    }
-  };
-  const tensorHist = new Uint32Array(SIGNED_BUCKETS);
-
-  const groups = new Map<string, GroupStats>();
-  const group = (key: string) => {
-    let g = groups.get(key);
-    if (!g) {
-      g = new GroupStats(cutBits.length, scaled.length);
-      groups.set(key, g);
-    }
-    return g;
-  };
-  const all = group("all");
-  const groupsOf = (p: ParamInfo) => {
-    const out = [all, group(`part:${p.part}`)];
-    if (p.prunable) out.push(group("prunable"));
-    if (p.layer !== null) out.push(group(`layer:${p.part}:${p.layer}`));
-    return out;
-  };
-
-  const cutResolver = new ResolverBuilder();
-  cutBits.forEach((bits, i) => cutResolver.threshold(bits, i));
-  const cutKeys = cutResolver.keys();
-  const cutOnly = cutResolver.build();
-  const cutCounts = new Float64Array(cutBits.length);
-  const nonFinite: { name: string; count: number }[] = [];
-  const medians = new Map<string, number>();
-  let done = 0;
-
-  /** After a tensor's bins are complete: moments, scale-free counts, merge into its groups. */
-  const cumulative = new Float64Array(ABS_BUCKETS + 1);
-  const below = new Float64Array(scaled.length);
-  /** `data` is the whole tensor when it was read in one piece; `sums` its exact sums when small. */
-  const finishTensor = (p: ParamInfo, targets: GroupStats[], data: Float32Array | null, sums: Sums | null) => {
-    if (data && p.count <= SMALL_TENSOR) {
-      // Norm scales and biases: everything straight from the values, no pass over all bins.
-      const m = exactMoments(data);
-      if (m.nonFinite > 0) nonFinite.push({ name: p.name, count: m.nonFinite });
-      const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
-      scaledBelowSmall(bits, scaled.map((c) => (m.std > 0 ? nearestBoundaryKey(c * m.std) : 1) << 16), below);
-      mergeTouched(bits, tensorHist, targets);
-    } else {
-      const hm = histogramMoments(tensorHist);
-      const m = sums ? sumsMoments(sums) : hm;
-      if (hm.nonFinite > 0) nonFinite.push({ name: p.name, count: hm.nonFinite });
-      tensorCumulative(tensorHist, cumulative);
-      scaled.forEach((c, j) => (below[j] = m.std > 0 ? cumulative[nearestBoundaryKey(c * m.std)] : cumulative[1]));
-      mergeHistogram(tensorHist, targets);
-    }
-    for (const g of targets) {
-      g.params += p.count;
-      for (let j = 0; j < below.length; j++) g.scaledBelow[j] += below[j];
-    }
-    done += p.count;
-    options.onProgress?.(done, counts.total);
-  };
-  const addCuts = (targets: GroupStats[], local: Float64Array) => {
-    for (const g of targets) for (let i = 0; i < local.length; i++) g.cutInBucket[i] += local[i];
-  };
-
-  for (const unit of units) {
-    if (unit.layer === null) {
-      const p = unit.params[0];
-      const targets = groupsOf(p);
-      let data: Float32Array | null = null;
-      const sums = p.count <= EXACT_MOMENTS_MAX ? emptySums() : null;
-      for (let start = 0; start < p.count; start += chunk) {
-        const n = Math.min(chunk, p.count - start);
-        data = options.source.read(p, start, n, arena);
-        checkLength(options.label, p, data, n);
-        const bits = new Uint32Array(data.buffer, data.byteOffset, n);
-        const before = cutKeys.map((k) => tensorHist[k] + tensorHist[k + ABS_BUCKETS]);
-        histogramBits(bits, tensorHist);
-        if (sums) addSums(data, sums);
-        if (cutKeys.some((k, i) => tensorHist[k] + tensorHist[k + ABS_BUCKETS] !== before[i])) {
-          cutCounts.fill(0);
-          resolveBits(bits, cutOnly, cutCounts);
-          addCuts(targets, cutCounts);
-        }
-      }
-      finishTensor(p, targets, p.count <= chunk ? data : null, sums);
-      continue;
-    }
-    // A layer: held in memory until its median bucket is known, then one second look. A layer
-    // too large to hold is read a second time instead, slice by slice.
-    const layerGroup = group(`layer:${unit.part}:${unit.layer}`);
-    const hold = layerElements(unit) <= holdLimit;
-    const views: Float32Array[] = [];
-    let offset = 0;
-    for (const p of unit.params) {
-      if (hold) {
-        const data = options.source.read(p, 0, p.count, arena.subarray(offset, offset + p.count));
-        checkLength(options.label, p, data, p.count);
-        offset += p.count;
-        views.push(data);
-        histogramBits(new Uint32Array(data.buffer, data.byteOffset, data.length), tensorHist);
-        finishTensor(p, groupsOf(p), data, p.count <= EXACT_MOMENTS_MAX ? addSums(data, emptySums()) : null);
-      } else {
-        let last: Float32Array | null = null;
-        const sums = p.count <= EXACT_MOMENTS_MAX ? emptySums() : null;
-        forEachSlice(p, (data) => {
-          histogramBits(new Uint32Array(data.buffer, data.byteOffset, data.length), tensorHist);
-          if (sums) addSums(data, sums);
-          last = data;
-        });
-        finishTensor(p, groupsOf(p), p.count <= chunk ? last : null, sums);
-      }
-    }
-    const n = layerGroup.params;
-    const resolver = new ResolverBuilder();
-    cutBits.forEach((bits, i) => resolver.threshold(bits, i));
-    const ranks = n === 0 ? [] : n % 2 === 1 ? [(n - 1) / 2] : [n / 2 - 1, n / 2];
-    const located = locateRanks(absCumulative(layerGroup.hist), ranks);
-    const lows = located.map((r) => resolver.lowBits(r.bucket));
-    const built: Resolver = resolver.build();
-    unit.params.forEach((p, i) => {
-      cutCounts.fill(0);
-      const look = (v: Float32Array) => resolveBits(new Uint32Array(v.buffer, v.byteOffset, v.length), built, cutCounts);
-      if (hold) look(views[i]);
-      else forEachSlice(p, look);
-      addCuts(groupsOf(p), cutCounts);
-    });
-    if (located.length > 0 && nonFinite.length === 0) {
-      const values = located.map((r, i) => bitsToFloat(selectInBucket(r.bucket, lows[i], r.within)));
-      medians.set(`${unit.part}:${unit.layer}`, values.reduce((a, b) => a + b, 0) / values.length);
-    }
-  }
-  if (nonFinite.length > 0) throw new NonFiniteWeightsError(options.label, nonFinite);
-
-  const layout: Layout = {
-    cuts: { values: cutValues, bits: cutBits },
-    raw,
+  return {
+    cutoffs,
+    cutValues: [0, ...cutoffs],
+    cutBits: [1, ...cutoffs.map(thresholdBits)],
+    raw: boundaryGrid(rawLo, rawHi, perDecade),
     scaled,
-    linear: chooseLinearBins(absCumulativeToHist(absCumulative(all.hist)), all.params, options.linearQuantile ?? 0.995),
+    scaledReference: scaled.findIndex((c) => Math.abs(c - SCALED_REFERENCE) < 1e-9),
   };
-  const allSummary = summarize(all, layout);
+}
+
+/** The Analysis of a finished pass: the model, its parts, the prunable weights and each layer. */
+function assemble(pass: WeightPass, units: readonly Unit[], counts: ReturnType<typeof countParams>, grids: AnalysisGrids, linearQuantile: number, seconds: number): Analysis {
+  const layout: Layout = {
+    cuts: { values: grids.cutValues, bits: grids.cutBits },
+    raw: grids.raw,
+    scaled: grids.scaled,
+    linear: chooseLinearBins(absCumulativeToHist(absCumulative(pass.all.hist)), pass.all.params, linearQuantile),
+  };
+  const allSummary = summarize(pass.all, layout);
   const byPart: Analysis["byPart"] = {};
-  for (const [key, g] of groups) if (key.startsWith("part:")) byPart[key.slice(5)] = summarize(g, layout).distribution;
-  const prunable = groups.get("prunable");
+  for (const [key, g] of pass.groups) if (key.startsWith("part:")) byPart[key.slice(5)] = summarize(g, layout).distribution;
+  const prunable = pass.groups.get("prunable");
   const prunableSummary = prunable ? summarize(prunable, layout) : undefined;
-
-  const perLayer: LayerStats[] = [];
-  for (const unit of units) {
-    if (unit.layer === null) continue;
-    const g = group(`layer:${unit.part}:${unit.layer}`);
-    const s = summarize(g, layout);
-    perLayer.push({
-      part: unit.part,
-      layer: unit.layer,
-      params: g.params,
-      belowCutoff: s.belowCutoff,
-      medianAbs: medians.get(`${unit.part}:${unit.layer}`) ?? 0,
-      belowScaled: scaledReference >= 0 ? s.distribution.scaleFree.fraction[scaledReference] : 0,
-      zeros: s.distribution.zeros,
-      linear: s.distribution.linear,
-      // Same edges as the model's log10 histogram: not repeated per layer.
-      log10: { ...s.distribution.log10, edges: undefined },
-    });
-  }
-  perLayer.sort((a, b) => partOrder(a.part) - partOrder(b.part) || a.layer - b.layer);
-
+  const perLayer = layerStats(pass, units, layout, grids.scaledReference);
   return {
     convention: CONVENTION,
     params: {
@@ -271,7 +131,7 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
       byRole: counts.byRole,
       prunable: counts.prunable,
     },
-    cutoffs,
+    cutoffs: grids.cutoffs,
     belowCutoff: allSummary.belowCutoff,
     all: allSummary.distribution,
     byPart,
@@ -279,13 +139,35 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
     perLayer,
     earlierLayersSmaller: earlierLayers(perLayer),
     zeros: allSummary.distribution.zeros,
-    seconds: Math.max(0, (clock() - started) / 1000),
+    seconds,
     notes: [
       "Raw cutoffs mostly measure each model's weight scale (its init std and training); the scale-free curve divides |w| by the std of each weight's own tensor, so models of different scale can be compared.",
       "Log-grid points are floats with 8 significant bits (within 0.4% of 10^x), counted exactly; table cutoffs are counted exactly as given.",
       "Earlier layers hold more small weights when Spearman's rho between layer index and median |w| is positive.",
     ],
   };
+}
+
+function layerStats(pass: WeightPass, units: readonly Unit[], layout: Layout, scaledReference: number): LayerStats[] {
+  const perLayer: LayerStats[] = [];
+  for (const unit of units) {
+    if (unit.layer === null) continue;
+    const g = pass.group(`layer:${unit.part}:${unit.layer}`);
+    const s = summarize(g, layout);
+    perLayer.push({
+      part: unit.part,
+      layer: unit.layer,
+      params: g.params,
+      belowCutoff: s.belowCutoff,
+      medianAbs: pass.medians.get(`${unit.part}:${unit.layer}`) ?? 0,
+      belowScaled: scaledReference >= 0 ? s.distribution.scaleFree.fraction[scaledReference] : 0,
+      zeros: s.distribution.zeros,
+      linear: s.distribution.linear,
+      // Same edges as the model's log10 histogram: not repeated per layer.
+      log10: { ...s.distribution.log10, edges: undefined },
+    });
+  }
+  return perLayer.sort((a, b) => partOrder(a.part) - partOrder(b.part) || a.layer - b.layer);
 }
 
 function groupUnits(params: readonly ParamInfo[]): Unit[] {
@@ -306,59 +188,6 @@ function groupUnits(params: readonly ParamInfo[]): Unit[] {
     unit.params.push(p);
   }
   return units;
-}
-
-function layerElements(unit: Unit): number {
-  return unit.params.reduce((s, p) => s + p.count, 0);
-}
-
-function checkLength(label: string, p: ParamInfo, data: Float32Array, expected: number): void {
-  if (data.length !== expected) throw new Error(`${label}: initializer ${JSON.stringify(p.name)}: read ${data.length} values, expected ${expected}`);
-}
-
-/** cumulative[k] = weights of the tensor in abs buckets below k. */
-function tensorCumulative(hist: Uint32Array, cumulative: Float64Array): void {
-  cumulative[0] = 0;
-  for (let k = 0; k < ABS_BUCKETS; k++) cumulative[k + 1] = cumulative[k] + hist[k] + hist[k + ABS_BUCKETS];
-}
-
-/** below[j] = weights with bits(|w|) < limits[j] (limits ascending), straight from the values. */
-function scaledBelowSmall(bits: Uint32Array, limits: number[], below: Float64Array): void {
-  below.fill(0);
-  const n = limits.length;
-  for (let i = 0; i < bits.length; i++) {
-    const a = bits[i] & 0x7fffffff;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a < limits[mid]) hi = mid;
-      else lo = mid + 1;
-    }
-    if (lo < n) below[lo]++;
-  }
-  for (let j = 1; j < n; j++) below[j] += below[j - 1];
-}
-
-/** Like mergeHistogram, visiting only the bins a small tensor touched. */
-function mergeTouched(bits: Uint32Array, hist: Uint32Array, targets: GroupStats[]): void {
-  for (let i = 0; i < bits.length; i++) {
-    const k = bits[i] >>> 16;
-    const c = hist[k];
-    if (c === 0) continue;
-    for (const g of targets) g.hist[k] += c;
-    hist[k] = 0;
-  }
-}
-
-/** Adds a tensor's bins into its groups and clears them for the next tensor. */
-function mergeHistogram(hist: Uint32Array, targets: GroupStats[]): void {
-  for (let k = 0; k < SIGNED_BUCKETS; k++) {
-    const c = hist[k];
-    if (c === 0) continue;
-    for (const g of targets) g.hist[k] += c;
-    hist[k] = 0;
-  }
 }
 
 function absCumulativeToHist(cumulative: Float64Array): Float64Array {

@@ -1,5 +1,4 @@
-import { analyzeWeights } from "../../analyze/engine.ts";
-import { onnxWeightSource } from "../../analyze/source.ts";
+import { analyzeModel } from "../../analyze/model.ts";
 import { readModel } from "../../onnx/model.ts";
 import type { Analysis } from "../../results/analysis.ts";
 import type { RunContext } from "../context.ts";
@@ -9,13 +8,7 @@ export function analyzeStage(ctx: RunContext): Analysis {
   const done = ctx.journal.get<Analysis>("analyze");
   if (done) return done;
   ctx.progress.log(`analyze ${ctx.loaded.config.name}`);
-  const model = readModel(ctx.modelFile);
-  const source = onnxWeightSource(model);
-  try {
-    const analysis = analyzeWeights({ params: ctx.map.params, source, label: ctx.modelFile, cutoffs: ctx.loaded.config.analyze.cutoffs });
-    ctx.journal.put("analyze", analysis);
-    return analysis;
-  } finally {
-    source.close();
-  }
+  const { analysis } = analyzeModel({ model: readModel(ctx.modelFile), map: ctx.map, cutoffs: ctx.loaded.config.analyze.cutoffs });
+  ctx.journal.put("analyze", analysis);
+  return analysis;
 }
