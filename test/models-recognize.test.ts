@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { readModel } from "../src/onnx/index.ts";
 import { OnnxFormatError } from "../src/onnx/errors.ts";
-import { mapModel, type ModelMap, type ParamInfo } from "../src/models/index.ts";
+import { buildModel, mapModel, type ModelMap, type ParamInfo } from "../src/models/index.ts";
 import { SHARED_MODELS, TORCH_EXPORT, sharedModelFiles, skipWithoutShared } from "./helpers/shared-data.ts";
 
 interface Expected {
@@ -204,5 +204,21 @@ describe("mapModel on the other shared models", { skip: skipWithoutShared(SHARED
         assert.ok(error instanceof OnnxFormatError, `${file}: ${String(error)}`);
       }
     }
+  });
+});
+
+describe("mapModel on a graph that cannot run", () => {
+  it("a cycle is refused when the model is read, naming a node on it", () => {
+    const built = buildModel({ family: "decoder", preset: "tiny", sizes: { vocab: 64, layers: 1, dModel: 16, heads: 2, dFF: 32 }, seed: 1 });
+    const nodes = built.proto.graph!.node;
+    // Feed the last node's output back into the first node that reads a computed value.
+    const last = nodes[nodes.length - 1];
+    const reader = nodes.find((n) => n.input.some((i) => nodes.some((p) => p !== n && p.output.includes(i))))!;
+    const computed = reader.input.findIndex((i) => nodes.some((p) => p !== reader && p.output.includes(i)));
+    reader.input[computed] = last.output[0];
+    assert.throws(
+      () => mapModel(built),
+      (e: unknown) => e instanceof OnnxFormatError && /<built decoder tiny>: node .*: is part of a cycle/.test(e.message),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import type { GraphProto, NodeProto, TensorProto } from "onnx-buf";
+import { topologicalOrder } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { tensorShape } from "../../onnx/tensor.ts";
 
@@ -36,43 +37,11 @@ export function indexGraph(model: OnnxModel): GraphIndex {
       if (!list.includes(node)) list.push(node);
     }
   }
-  const nodes = topologicalOrder(graph.node, producer);
+  // Refuses a cycle, naming a node on it: a model that cannot run is refused when it is read.
+  const nodes = topologicalOrder(graph, model.file);
   const order = new Map(nodes.map((n, i) => [n, i]));
   const graphInputs = new Set(graph.input.map((i) => i.name).filter((n) => !initializers.has(n)));
   return { model, graph, nodes, order, producer, consumers, initializers, shapes, graphInputs };
-}
-
-/** Kahn's algorithm; exporters already write nodes in order, so this mostly confirms it. */
-function topologicalOrder(nodes: NodeProto[], producer: Map<string, NodeProto>): NodeProto[] {
-  const pending = new Map<NodeProto, number>();
-  const readers = new Map<NodeProto, NodeProto[]>();
-  for (const node of nodes) {
-    const deps = new Set<NodeProto>();
-    for (const input of node.input) {
-      const p = input ? producer.get(input) : undefined;
-      if (p && p !== node) deps.add(p);
-    }
-    pending.set(node, deps.size);
-    for (const d of deps) {
-      let list = readers.get(d);
-      if (!list) readers.set(d, (list = []));
-      list.push(node);
-    }
-  }
-  const out: NodeProto[] = [];
-  const ready = nodes.filter((n) => pending.get(n) === 0);
-  for (let i = 0; i < ready.length; i++) {
-    const node = ready[i];
-    out.push(node);
-    for (const r of readers.get(node) ?? []) {
-      const left = pending.get(r)! - 1;
-      pending.set(r, left);
-      if (left === 0) ready.push(r);
-    }
-  }
-  // A cycle cannot occur in a valid graph; keep any leftovers in file order rather than fail.
-  if (out.length < nodes.length) for (const n of nodes) if (!out.includes(n)) out.push(n);
-  return out;
 }
 
 export function nodeLabel(index: GraphIndex, node: NodeProto): string {
