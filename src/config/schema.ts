@@ -45,6 +45,23 @@ export const CalibrationSchema = z.strictObject({
   seed: z.number().int().default(0),
 });
 
+/**
+ * prune.budget: for each mask method, the highest sparsity whose perplexity increase over dense
+ * stays within max_increase, found to within `tolerance` (src/prune/budget.ts).
+ */
+export const BudgetSchema = z.strictObject({
+  max_increase: Relative.default("2%"),
+  metric: z.literal("perplexity").default("perplexity"),
+  /** Search the fine-tuned models too (needs the config's finetune section). */
+  finetune: z.boolean().default(false),
+  tolerance: z.number().gt(0).lt(0.5).default(0.01),
+  /**
+   * Per-layer sparsities from the sensitivity scan (needs prune.sensitivity): less sensitive
+   * layers are pruned more, by up to lambda either side of the overall sparsity.
+   */
+  allocation: z.union([z.literal(false), z.strictObject({ from: z.literal("sensitivity").default("sensitivity"), lambda: z.number().gt(0).lt(0.5).default(0.1) })]).default(false),
+});
+
 export const PruneSchema = z.strictObject({
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
@@ -52,6 +69,7 @@ export const PruneSchema = z.strictObject({
   sparsity: z.array(Fraction).min(1).default([0.5]),
   calibration: CalibrationSchema.prefault({}),
   sensitivity: z.union([z.literal(false), z.strictObject({ method: MethodName.default("magnitude"), sparsity: Fraction.default(0.5) })]).default(false),
+  budget: BudgetSchema.optional(),
 });
 
 export const FinetuneSchema = z
@@ -88,6 +106,8 @@ export const LatencyEvalSchema = z.strictObject({
 export const RegressionSchema = z.strictObject({
   perplexity: z.strictObject({ max_increase: Relative.default("1%"), abs_tolerance: z.number().nonnegative().default(1e-3) }).prefault({}),
   latency: z.strictObject({ max_increase: Relative.default("5%"), confidence: z.number().gt(0).lt(1).default(0.99) }).prefault({}),
+  /** A budget search's reach (prune.budget) falling by more than this (in sparsity, 0.02 = 2 points) is a regression. */
+  reach: z.strictObject({ max_decrease: Fraction.default(0.02) }).prefault({}),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -103,6 +123,13 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   regression: RegressionSchema.prefault({}),
+}).superRefine((c, ctx) => {
+  // The budget search measures perplexity and may fine-tune and allocate: each needs its section.
+  const budget = c.prune.budget;
+  if (!budget) return;
+  if (!c.eval.perplexity) ctx.addIssue({ code: "custom", path: ["prune", "budget"], message: "the budget search measures perplexity: eval.perplexity must not be false" });
+  if (budget.finetune && !c.finetune) ctx.addIssue({ code: "custom", path: ["prune", "budget", "finetune"], message: "true needs a finetune section" });
+  if (budget.allocation && !c.prune.sensitivity) ctx.addIssue({ code: "custom", path: ["prune", "budget", "allocation"], message: "allocating from the sensitivity scan needs prune.sensitivity" });
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -14,7 +14,9 @@ import { resolveModelFiles } from "./model-source.ts";
 import { planRuns, type PlannedRun } from "./plan.ts";
 import type { Progress } from "./progress.ts";
 import { analyzeStage } from "./stages/analyze.ts";
-import { evaluateStage, type Measures } from "./stages/evaluate.ts";
+import { allocationStage, budgetStage } from "./stages/budget.ts";
+import { evaluateStage } from "./stages/evaluate.ts";
+import { runRecord } from "./runs.ts";
 import { finetuneStage } from "./stages/finetune.ts";
 import { pruneStage } from "./stages/prune.ts";
 import { sensitivityStage } from "./stages/sensitivity.ts";
@@ -38,7 +40,8 @@ export function resultFile(outDir: string, name: string): string {
 
 /**
  * The whole study for one config, stage by stage: analyze, then for the dense model and each
- * point of the sweep prune, evaluate, fine-tune and evaluate again, then the sensitivity scan.
+ * point of the sweep prune, evaluate, fine-tune and evaluate again, then the budget search
+ * (prune.budget), the sensitivity scan, and the budget search allocated from the scan.
  * The result file is rewritten (atomically) after every stage, so whatever finished is on disk
  * before anything that can fail; a failed run records its error and the sweep goes on.
  */
@@ -99,9 +102,25 @@ export async function runConfig(original: LoadedConfig, options: RunConfigOption
       checkStop(`prune ${planned.id}`);
       await sweepPoint(ctx, planned, result, timed, save);
     }
+    const hooks = {
+      record: (run: Run) => {
+        result.runs.push(run);
+        save();
+      },
+    };
+    if (config.prune.budget) {
+      checkStop("budget");
+      result.budget = await timed("budget", () => budgetStage(ctx, plan, result, hooks));
+      save();
+    }
     if (config.prune.sensitivity) {
       checkStop("sensitivity");
       result.sensitivity = await timed("sensitivity", () => sensitivityStage(ctx));
+      save();
+    }
+    if (result.budget && result.sensitivity && config.prune.budget?.allocation) {
+      const allocated = await timed("budget", () => allocationStage(ctx, result, result.sensitivity!, hooks));
+      if (allocated) result.budget.searches.push(allocated);
       save();
     }
   } finally {
@@ -136,23 +155,6 @@ async function sweepPoint(ctx: RunContext, planned: PlannedRun, result: Result, 
     result.runs.push({ ...runRecord(planned, 0, { params: 0, nonzeroParams: 0, sizeBytes: 0 }, { latency: [], warnings: [], seconds: 0 }, false), error: message });
     save();
   }
-}
-
-function runRecord(planned: PlannedRun, achieved: number, facts: ReturnType<typeof modelFacts>, measures: Measures, finetuned: boolean): Run {
-  return {
-    id: planned.id,
-    method: planned.method,
-    options: planned.options,
-    sparsity: planned.sparsity,
-    achievedSparsity: achieved,
-    params: facts.params,
-    nonzeroParams: facts.nonzeroParams,
-    sizeBytes: facts.sizeBytes,
-    finetuned,
-    perplexity: measures.perplexity,
-    latency: measures.latency,
-    seconds: { evaluate: measures.seconds },
-  };
 }
 
 /** The config with its latency providers overridden; the override is part of the journal key. */

@@ -9,6 +9,7 @@ import type { OnnxModel } from "../onnx/model.ts";
 import type { Sensitivity } from "../results/schema.ts";
 import { pruneModel } from "./engine.ts";
 import { PruneError } from "./errors.ts";
+import { exactPatterns } from "./targets.ts";
 
 export interface SensitivityOptions {
   method: string;
@@ -51,12 +52,27 @@ export async function sensitivityScan(map: ModelMap, options: SensitivityOptions
       sparsity: options.sparsity,
       seed: options.seed,
       calibration: options.calibration,
-      // This layer's prunable matrices by name, glob characters escaped.
-      patterns: { include: names.map((n) => n.replace(/[*?[\]{}()!+@\\]/g, "\\$&")) },
+      patterns: exactPatterns(names),
     });
     const perplexity = await options.evaluate(model);
     rows.push({ part, layer, perplexity, increase: perplexity - baseline });
     log(`sensitivity: ${part} layer ${layer} at ${options.sparsity}: ${perplexity.toFixed(3)} (+${(perplexity - baseline).toFixed(3)})`);
   }
   return { method: options.method, sparsity: options.sparsity, baseline, layers: rows };
+}
+
+/**
+ * Per-layer sparsities from a sensitivity scan, the way OWL turns outlier ratios into them: the
+ * layers' increases are scaled linearly into a band of width 2 * lambda and centred on the
+ * overall sparsity, the most sensitive layer at the low end; clamped to [0, 0.99], so near 0
+ * or 1 the mean can drift from `sparsity` (the run records what it achieved).
+ */
+export function allocateFromSensitivity(scan: Pick<Sensitivity, "layers">, sparsity: number, lambda: number): { part: string; layer: number; sparsity: number }[] {
+  const increases = scan.layers.map((l) => l.increase);
+  if (!increases.length) return [];
+  const lo = Math.min(...increases);
+  const hi = Math.max(...increases);
+  const scaled = increases.map((r) => (hi > lo ? ((r - lo) / (hi - lo)) * 2 * lambda : lambda));
+  const mean = scaled.reduce((a, b) => a + b, 0) / scaled.length;
+  return scan.layers.map((l, i) => ({ part: l.part, layer: l.layer, sparsity: Math.min(0.99, Math.max(0, sparsity - (scaled[i] - mean))) }));
 }

@@ -53,6 +53,11 @@ function matcher(patterns: readonly string[]): (p: ParamInfo) => boolean {
   return (p) => matchKeys(p).some((key) => isMatch(key));
 }
 
+/** Patterns that choose exactly these parameters by name (glob characters escaped). */
+export function exactPatterns(names: readonly string[]): TargetPatterns {
+  return { include: names.map((n) => n.replace(/[*?[\]{}()!+@\\]/g, "\\$&")) };
+}
+
 export function chooseTargets(map: ModelMap, patterns: TargetPatterns = {}): TargetGroup[] {
   const byName = new Map(map.params.map((p) => [p.name, p]));
   const primaryOf = (p: ParamInfo): ParamInfo => {

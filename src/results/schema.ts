@@ -89,6 +89,8 @@ export const RunSchema = z.object({
   seconds: z.record(z.string(), z.number().nonnegative()).default({}),
   /** A run that failed keeps its error; the others still report. */
   error: z.string().optional(),
+  /** Evaluated by the budget search (prune.budget), not a point of the config's sweep. */
+  search: z.boolean().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 
@@ -102,6 +104,42 @@ export const SensitivitySchema = z.object({
 });
 export type Sensitivity = z.infer<typeof SensitivitySchema>;
 
+export const BudgetPointSchema = z.object({ sparsity: z.number().min(0).max(1), increase: z.number(), run: z.string() });
+
+/** One budget search: a method (with or without fine-tuning, uniform or allocated per layer). */
+export const BudgetSearchSchema = z.object({
+  /** The method as the report names its series: "sparsegpt", "magnitude:global", "magnitude:sensitivity". */
+  label: z.string(),
+  method: z.string(),
+  finetuned: z.boolean(),
+  allocation: z.enum(["uniform", "sensitivity"]),
+  /** Highest sparsity measured within the budget (0: not even the first grid point was). */
+  within: BudgetPointSchema,
+  /** Lowest sparsity measured beyond it; null when the grid ran out below 100%. */
+  beyond: BudgetPointSchema.nullable(),
+  /** Share of the prunable weights zeroed at `within` (the allocation's overall sparsity). */
+  achieved: z.number().min(0).max(1),
+  points: z.array(BudgetPointSchema),
+  evaluations: z.number().int().nonnegative(),
+  reused: z.number().int().nonnegative(),
+  /** Per-layer sparsities at `within` (allocated searches). */
+  layers: z.array(z.object({ part: z.string(), layer: z.number().int().nonnegative(), sparsity: z.number() })).optional(),
+  error: z.string().optional(),
+});
+export type BudgetSearchRecord = z.infer<typeof BudgetSearchSchema>;
+
+export const BudgetResultSchema = z.object({
+  metric: z.literal("perplexity"),
+  /** Relative increase allowed: 0.02 is +2%. */
+  maxIncrease: z.number().nonnegative(),
+  tolerance: z.number().positive(),
+  dense: z.number().positive(),
+  /** From the config's regression.reach: a fall of the reach beyond this is a regression. */
+  reachTolerance: z.number().nonnegative(),
+  searches: z.array(BudgetSearchSchema),
+});
+export type BudgetResult = z.infer<typeof BudgetResultSchema>;
+
 export const ResultSchema = z.object({
   schema: z.literal(RESULT_SCHEMA_VERSION),
   model: z.string(),
@@ -114,6 +152,7 @@ export const ResultSchema = z.object({
   analysis: AnalysisSchema.optional(),
   runs: z.array(RunSchema).default([]),
   sensitivity: SensitivitySchema.optional(),
+  budget: BudgetResultSchema.optional(),
   timings: z.record(z.string(), z.number().nonnegative()).default({}),
   warnings: z.array(z.string()).default([]),
   /** Matrix shard that wrote it, when sharded. */

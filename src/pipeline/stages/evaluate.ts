@@ -17,10 +17,11 @@ export interface Measures {
  * a worker thread so progress, SIGINT and time limits keep working while session.run blocks.
  * A stopped job leaves nothing in the journal: the stage is redone on resume.
  */
-export async function evaluateStage(ctx: RunContext, stage: string, modelFile: string, label: string): Promise<Measures> {
+export async function evaluateStage(ctx: RunContext, stage: string, modelFile: string, label: string, options: { latency?: boolean } = {}): Promise<Measures> {
   const done = ctx.journal.get<Measures>(stage);
   if (done) return done;
-  const { eval: evalConfig } = ctx.loaded.config;
+  // The budget search measures perplexity alone: its points are many and latency does not decide them.
+  const evalConfig = options.latency === false ? { ...ctx.loaded.config.eval, latency: false as const } : ctx.loaded.config.eval;
   const started = performance.now();
   const measures: Measures = { latency: [], warnings: [], seconds: 0 };
   const providers = evalConfig.latency ? evalConfig.latency.providers : ["cpu" as const];
