@@ -7,6 +7,7 @@ import { findAttention, source, type AttentionBlock } from "./attention.ts";
 import { findEmbeddings } from "./embeddings.ts";
 import { ancestors, attrInt, attrString, indexGraph, nodeLabel, type GraphIndex } from "./graph.ts";
 import { findLinears, type Linear } from "./linears.ts";
+import { backwardLinears, forwardLinears, reachThroughActivation, reaches } from "./flow.ts";
 import { findNormParams, isNormOp, isNormOutput } from "./norms.ts";
 import { sameValues } from "./ties.ts";
 import { detectCausal, isCausalMaskBuffer } from "./causal.ts";
@@ -34,12 +35,22 @@ interface Layer {
 }
 
 const SEARCH_OPS = new Set(["BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch"]);
-/** Ops an MLP's hidden activation passes through between its two matrices. */
-const ACTIVATION_PATH = new Set([
-  "Add", "Mul", "Div", "Sub", "Pow", "Erf", "Tanh", "Sigmoid", "Relu", "Gelu", "FastGelu", "BiasGelu", "QuickGelu",
-  "Cast", "Identity", "Reshape", "Softplus", "Clip", "HardSigmoid", "Mish", "Elu", "LeakyRelu",
-]);
-const NONLINEAR = new Set(["Erf", "Tanh", "Sigmoid", "Relu", "Gelu", "FastGelu", "BiasGelu", "QuickGelu", "Softplus", "Elu", "LeakyRelu"]);
+
+/** What mapModel's phases build up: the graph's facts first, then a slot for every initializer. */
+interface MapState {
+  model: OnnxModel;
+  index: GraphIndex;
+  notes: string[];
+  linears: Linear[];
+  attention: AttentionBlock[];
+  family: Family;
+  /** The stack that heads and leftovers belong to. */
+  lastPart: Part;
+  partOfNode: (node: NodeProto) => Part;
+  layers: Layer[];
+  slots: Map<string, Slot>;
+  linearSlot: Map<Linear, Slot>;
+}
 
 /**
  * Maps every initializer of a transformer export to part, layer, block and role, from the
@@ -51,21 +62,43 @@ const NONLINEAR = new Set(["Erf", "Tanh", "Sigmoid", "Relu", "Gelu", "FastGelu",
 export function mapModel(model: OnnxModel, options: MapOptions = {}): ModelMap {
   const index = indexGraph(model);
   refuseSubgraphModels(index);
+  const state = familyAndParts(model, index, options);
+  assignAttention(state, layersOf(state));
+  assignMlps(state);
+  assignHeads(state, assignEmbeddings(state));
+  const preLN = assignNorms(state);
+  assignLeftovers(state);
+  const params = paramsOf(state);
+  markTies(model, params, index, state.notes);
+  noteMergedInitializers(state, params);
+  const fused = index.nodes.some((n) => n.domain === "com.microsoft");
+  const packed = state.attention.some((b) => b.qkv);
+  const architecture = `${state.family} (${fused ? "onnxruntime fused ops" : "plain ops"}, ${preLN ? "pre-LN" : "post-LN"}${packed ? ", packed qkv" : ""})`;
+  if (fused) state.notes.push("contrib ops (com.microsoft) found: the graph runs in onnxruntime only");
+  const { layers } = state;
+  return {
+    family: state.family,
+    architecture,
+    layers: { encoder: layers.filter((l) => l.part === "encoder").length, decoder: layers.filter((l) => l.part === "decoder").length },
+    params,
+    notes: state.notes,
+  };
+}
+
+/** Parts: encoder layers are the ones the cross-attention keys and values are computed from. */
+function familyAndParts(model: OnnxModel, index: GraphIndex, options: MapOptions): MapState {
   const notes: string[] = [];
   const linears = findLinears(index);
   const attention = findAttention(index, linears);
   if (attention.length === 0) {
     throw new OnnxFormatError(model.file, "graph", "no attention found (no Softmax between two projections and no fused attention op): not a transformer prunebench can map");
   }
-
-  // Parts: encoder layers are the ones the cross-attention keys and values are computed from.
   const cross = attention.filter((b) => b.kind === "cross");
   const encoderNodes = cross.length && cross[0].k ? ancestors(index, source(index, cross[0].k.input)) : new Set<NodeProto>();
   const causal = detectCausal(index);
   let family: Family = cross.length ? "encoder-decoder" : causal.causal ? "decoder" : "encoder";
-  const detected = family;
   if (options.family && options.family !== family) {
-    notes.push(`family forced to ${options.family} by the config; the graph looks like ${detected} (${cross.length ? "cross-attention found" : causal.reason})`);
+    notes.push(`family forced to ${options.family} by the config; the graph looks like ${family} (${cross.length ? "cross-attention found" : causal.reason})`);
     family = options.family;
   }
   const partOfNode = (node: NodeProto): Part => {
@@ -73,11 +106,15 @@ export function mapModel(model: OnnxModel, options: MapOptions = {}): ModelMap {
     if (family === "encoder") return "encoder";
     return encoderNodes.has(node) ? "encoder" : "decoder";
   };
+  const lastPart: Part = family === "encoder" ? "encoder" : "decoder";
+  return { model, index, notes, linears, attention, family, lastPart, partOfNode, layers: [], slots: new Map(), linearSlot: new Map() };
+}
 
-  // Layers: self-attention blocks in graph order, per part; cross-attention joins the decoder layer before it.
-  const layers: Layer[] = [];
+/** Layers: self-attention blocks in graph order, per part; cross-attention joins the decoder layer before it. */
+function layersOf(state: MapState): Map<AttentionBlock, Layer> {
+  const { layers, family, partOfNode } = state;
   const layerOf = new Map<AttentionBlock, Layer>();
-  for (const block of [...attention].sort((a, b) => a.position - b.position)) {
+  for (const block of [...state.attention].sort((a, b) => a.position - b.position)) {
     const part = block.kind === "cross" ? (family === "encoder-decoder" ? "decoder" : partOfNode(block.core)) : partOfNode(block.core);
     if (block.kind === "cross") {
       const host = [...layers].reverse().find((l) => l.part === part);
@@ -91,29 +128,37 @@ export function mapModel(model: OnnxModel, options: MapOptions = {}): ModelMap {
     layers.push(layer);
     layerOf.set(block, layer);
   }
+  return layerOf;
+}
 
-  const slots = new Map<string, Slot>();
-  const assign = (name: string | undefined, slot: Slot) => {
-    if (name && !slots.has(name)) slots.set(name, slot);
-  };
-  const linearSlot = new Map<Linear, Slot>();
-  const setLinear = (l: Linear, slot: Slot) => {
-    linearSlot.set(l, slot);
-    assign(l.weight, { ...slot, layout: l.layout, bias: l.bias });
-    if (l.bias) assign(l.bias, { ...slot, role: "bias", layout: undefined });
-  };
-  for (const block of attention) {
+/** The first slot given to an initializer is kept. */
+function assign(state: MapState, name: string | undefined, slot: Slot): void {
+  if (name && !state.slots.has(name)) state.slots.set(name, slot);
+}
+
+function setLinear(state: MapState, l: Linear, slot: Slot): void {
+  state.linearSlot.set(l, slot);
+  assign(state, l.weight, { ...slot, layout: l.layout, bias: l.bias });
+  if (l.bias) assign(state, l.bias, { ...slot, role: "bias", layout: undefined });
+}
+
+function assignAttention(state: MapState, layerOf: Map<AttentionBlock, Layer>): void {
+  const { linearSlot } = state;
+  for (const block of state.attention) {
     const layer = layerOf.get(block)!;
     const base = { part: layer.part, layer: layer.index, block: (block.kind === "cross" ? "cross-attention" : "attention") as Block };
-    if (block.qkv) setLinear(block.qkv, { ...base, role: "qkv" });
-    if (block.q) setLinear(block.q, { ...base, role: "q" });
-    if (block.k && !linearSlot.has(block.k)) setLinear(block.k, { ...base, role: "k" });
-    if (block.v && !linearSlot.has(block.v)) setLinear(block.v, { ...base, role: "v" });
-    if (block.o && !linearSlot.has(block.o)) setLinear(block.o, { ...base, role: "o" });
+    if (block.qkv) setLinear(state, block.qkv, { ...base, role: "qkv" });
+    if (block.q) setLinear(state, block.q, { ...base, role: "q" });
+    if (block.k && !linearSlot.has(block.k)) setLinear(state, block.k, { ...base, role: "k" });
+    if (block.v && !linearSlot.has(block.v)) setLinear(state, block.v, { ...base, role: "v" });
+    if (block.o && !linearSlot.has(block.o)) setLinear(state, block.o, { ...base, role: "o" });
   }
+}
 
-  // MLPs: a matrix whose output reaches another matrix through an activation only.
-  const free = linears.filter((l) => !linearSlot.has(l));
+/** MLPs: a matrix whose output reaches another matrix through an activation only. */
+function assignMlps(state: MapState): void {
+  const { index, layers, linearSlot } = state;
+  const free = state.linears.filter((l) => !linearSlot.has(l));
   const byInput = new Map<string, Linear[]>();
   for (const l of free) byInput.set(l.input, [...(byInput.get(l.input) ?? []), l]);
   const mlpTargets = new Map<Linear, { target: Linear; nonlinear: boolean }>();
@@ -125,51 +170,59 @@ export function mapModel(model: OnnxModel, options: MapOptions = {}): ModelMap {
     const hit = mlpTargets.get(a);
     if (!hit || linearSlot.has(a)) continue;
     const position = index.order.get(a.node)!;
-    const part = partOfNode(a.node);
+    const part = state.partOfNode(a.node);
     const layer = [...layers].reverse().find((l) => l.part === part && l.blocks[0].position < position);
     if (!layer || layer.hasMlp) continue;
     const inputs = free.filter((x) => mlpTargets.get(x)?.target === hit.target);
     const base = { part, layer: layer.index, block: "mlp" as Block };
     for (const x of inputs) {
       const gated = inputs.length > 1 && mlpTargets.get(x)!.nonlinear && inputs.some((y) => y !== x && !mlpTargets.get(y)!.nonlinear);
-      setLinear(x, { ...base, role: gated ? "gate" : "fc_in" });
+      setLinear(state, x, { ...base, role: gated ? "gate" : "fc_in" });
     }
-    setLinear(hit.target, { ...base, role: "fc_out" });
+    setLinear(state, hit.target, { ...base, role: "fc_out" });
     layer.hasMlp = true;
   }
-  if (layers.some((l) => !l.hasMlp)) notes.push(`no MLP recognised in ${layers.filter((l) => !l.hasMlp).map((l) => `${l.part} layer ${l.index}`).join(", ")}`);
+  if (layers.some((l) => !l.hasMlp)) state.notes.push(`no MLP recognised in ${layers.filter((l) => !l.hasMlp).map((l) => `${l.part} layer ${l.index}`).join(", ")}`);
+}
 
-  // Embeddings.
-  const embeddings = findEmbeddings(index, linears, linearSlot, partOfNode);
+/** Embeddings; returns the vocabulary size (the largest token table), or 0. */
+function assignEmbeddings(state: MapState): number {
+  const { index } = state;
+  const embeddings = findEmbeddings(index, state.linears, state.linearSlot, state.partOfNode);
   const tokenTables = embeddings.filter((e) => e.role === "token_embedding");
-  const vocab = Math.max(0, ...tokenTables.map((e) => index.shapes.get(e.name)![0]));
   for (const e of embeddings) {
-    assign(e.name, { part: e.part, layer: null, block: "embedding", role: e.role, layout: "out_in" });
+    assign(state, e.name, { part: e.part, layer: null, block: "embedding", role: e.role, layout: "out_in" });
     if (e.role === "position_embedding" && e.part === "shared") {
-      notes.push(`${e.name} serves both stacks: the exporter merged the encoder's and decoder's equal (sinusoidal) position tables into one; torch counts one table per stack`);
+      state.notes.push(`${e.name} serves both stacks: the exporter merged the encoder's and decoder's equal (sinusoidal) position tables into one; torch counts one table per stack`);
     }
   }
+  return Math.max(0, ...tokenTables.map((e) => index.shapes.get(e.name)![0]));
+}
 
-  // Heads: what is left after the last layer.
-  const lastPart: Part = family === "encoder" ? "encoder" : "decoder";
-  const heads = linears.filter((l) => !linearSlot.has(l));
+/** Heads: what is left after the last layer. */
+function assignHeads(state: MapState, vocab: number): void {
+  const { index, linearSlot } = state;
+  const heads = state.linears.filter((l) => !linearSlot.has(l));
   for (const l of heads) {
     const readers = index.consumers.get(l.output) ?? [];
     let role: Role = "other";
     if (vocab && l.outDim === vocab) role = "lm_head";
     else if (readers.some((r) => r.opType === "Tanh")) role = "pooler";
     else if (heads.some((h) => h !== l && reaches(index, l.output, h.input))) role = "head_transform";
-    setLinear(l, { part: lastPart, layer: null, block: "head", role });
-    if (role === "lm_head" && slots.get(l.weight)?.block === "embedding") notes.push(`the LM head reads ${l.weight} through a Transpose (tied in the graph, one copy)`);
+    setLinear(state, l, { part: state.lastPart, layer: null, block: "head", role });
+    if (role === "lm_head" && state.slots.get(l.weight)?.block === "embedding") state.notes.push(`the LM head reads ${l.weight} through a Transpose (tied in the graph, one copy)`);
   }
-  if (family !== "encoder" && !heads.some((l) => linearSlot.get(l)?.role === "lm_head")) {
-    notes.push("no LM head: the graph ends at the hidden states (or in a task head), so it gives no token logits");
+  if (state.family !== "encoder" && !heads.some((l) => linearSlot.get(l)?.role === "lm_head")) {
+    state.notes.push("no LM head: the graph ends at the hidden states (or in a task head), so it gives no token logits");
   }
+}
 
-  // Norms: pre-LN norms belong to the layer they feed, post-LN norms to the layer that feeds them.
-  const norms = findNormParams(index, new Set(slots.keys()));
+/** Norms: pre-LN norms belong to the layer they feed, post-LN norms to the layer that feeds them. Returns whether the model is pre-LN. */
+function assignNorms(state: MapState): boolean {
+  const { index, linears } = state;
+  const norms = findNormParams(index, new Set(state.slots.keys()));
   const normNodes = new Set(norms.map((n) => n.node));
-  const preLN = isPreLN(index, layers, normNodes);
+  const preLN = isPreLN(index, state.layers, normNodes);
   const linearAt = new Map<string, Linear>();
   for (const l of linears) {
     linearAt.set(l.output, l);
@@ -178,23 +231,30 @@ export function mapModel(model: OnnxModel, options: MapOptions = {}): ModelMap {
   for (const norm of norms) {
     const consumers = index.consumers.get(norm.name) ?? [];
     const node = consumers.length ? consumers.reduce((a, b) => (index.order.get(a)! <= index.order.get(b)! ? a : b)) : norm.node;
-    assign(norm.name, normSlot(index, node, norm.role, preLN, linears, linearSlot, linearAt, partOfNode, lastPart));
+    assign(state, norm.name, normSlot(index, node, norm.role, preLN, linears, state.linearSlot, linearAt, state.partOfNode, state.lastPart));
   }
+  return preLN;
+}
 
-  // Everything else: constants, masks and tables that are not trained.
+/** Everything else: constants, masks and tables that are not trained. */
+function assignLeftovers(state: MapState): void {
+  const { index, model } = state;
   for (const t of index.graph.initializer) {
-    if (slots.has(t.name)) continue;
+    if (state.slots.has(t.name)) continue;
     const shape = index.shapes.get(t.name)!;
     const count = shape.reduce((a, b) => a * b, 1);
     const readers = index.consumers.get(t.name) ?? [];
     const rotary = readers.some((r) => r.opType === "RotaryEmbedding");
     const buffer = !isFloatType(t.dataType) || count <= 1 || rotary || isCausalMaskBuffer(model, t, shape) || readers.length === 0;
-    if (!buffer) notes.push(`${t.name} ${JSON.stringify(shape)} was not recognised; mapped as "other"`);
-    assign(t.name, { part: family === "encoder-decoder" ? "shared" : lastPart, layer: null, block: "other", role: "other", buffer: buffer || undefined });
+    if (!buffer) state.notes.push(`${t.name} ${JSON.stringify(shape)} was not recognised; mapped as "other"`);
+    assign(state, t.name, { part: state.family === "encoder-decoder" ? "shared" : state.lastPart, layer: null, block: "other", role: "other", buffer: buffer || undefined });
   }
+}
 
-  const params = index.graph.initializer.map((t): ParamInfo => {
-    const slot = slots.get(t.name)!;
+function paramsOf(state: MapState): ParamInfo[] {
+  const { index } = state;
+  return index.graph.initializer.map((t): ParamInfo => {
+    const slot = state.slots.get(t.name)!;
     const shape = index.shapes.get(t.name)!;
     const info: ParamInfo = {
       name: t.name,
@@ -213,26 +273,16 @@ export function mapModel(model: OnnxModel, options: MapOptions = {}): ModelMap {
     if (slot.bias && slot.role !== "bias") info.bias = slot.bias;
     return info;
   });
-  markTies(model, params, index, notes);
+}
+
+function noteMergedInitializers(state: MapState, params: ParamInfo[]): void {
   for (const p of params) {
-    const readers = index.consumers.get(p.name) ?? [];
+    const readers = state.index.consumers.get(p.name) ?? [];
     if (p.buffer || p.block === "embedding" || readers.length < 2) continue;
     if (new Set(readers.map((r) => r.opType)).size === 1 && readers.length > 1) {
-      notes.push(`${p.name} is read by ${readers.length} ${readers[0].opType} nodes (an optimizer merged equal initializers?); mapped by its first use, ${p.part} layer ${p.layer}`);
+      state.notes.push(`${p.name} is read by ${readers.length} ${readers[0].opType} nodes (an optimizer merged equal initializers?); mapped by its first use, ${p.part} layer ${p.layer}`);
     }
   }
-
-  const fused = index.nodes.some((n) => n.domain === "com.microsoft");
-  const packed = attention.some((b) => b.qkv);
-  const architecture = `${family} (${fused ? "onnxruntime fused ops" : "plain ops"}, ${preLN ? "pre-LN" : "post-LN"}${packed ? ", packed qkv" : ""})`;
-  if (fused) notes.push("contrib ops (com.microsoft) found: the graph runs in onnxruntime only");
-  return {
-    family,
-    architecture,
-    layers: { encoder: layers.filter((l) => l.part === "encoder").length, decoder: layers.filter((l) => l.part === "decoder").length },
-    params,
-    notes,
-  };
 }
 
 const PRUNABLE_ROLES = new Set<Role>(["q", "k", "v", "qkv", "o", "fc_in", "fc_out", "gate"]);
@@ -252,59 +302,6 @@ function refuseSubgraphModels(index: GraphIndex): void {
       );
     }
   }
-}
-
-function reachThroughActivation(index: GraphIndex, from: Linear, byInput: Map<string, Linear[]>): { target: Linear; nonlinear: boolean } | undefined {
-  const queue = [from.output];
-  const seen = new Set<string>();
-  // Whether anything non-linear lies on the way: the gate of a gated MLP goes through SiLU, "up" does not.
-  let nonlinear = false;
-  while (queue.length && seen.size < 40) {
-    const tensor = queue.shift()!;
-    if (seen.has(tensor)) continue;
-    seen.add(tensor);
-    const hit = byInput.get(tensor)?.find((l) => l !== from);
-    if (hit && tensor !== from.input) return { target: hit, nonlinear };
-    for (const r of index.consumers.get(tensor) ?? []) {
-      if (!ACTIVATION_PATH.has(r.opType)) continue;
-      // A residual Add joins the block's output to the stream: the MLP ends there.
-      if (r.opType === "Add" && r.input.every((i) => i && index.producer.has(i) && index.producer.get(i)!.opType !== "Constant")) {
-        const other = r.input.find((i) => i !== tensor)!;
-        if (!sharesOrigin(index, other, from.output)) continue;
-      }
-      if (NONLINEAR.has(r.opType)) nonlinear = true;
-      for (const o of r.output) if (o) queue.push(o);
-    }
-  }
-  return undefined;
-}
-
-/** GELU's x * (1 + erf(x/sqrt2)) multiplies two values that both come from the same product. */
-function sharesOrigin(index: GraphIndex, tensor: string, origin: string): boolean {
-  const seen = new Set<string>();
-  const stack = [tensor];
-  while (stack.length && seen.size < 12) {
-    const t = stack.pop()!;
-    if (t === origin) return true;
-    if (seen.has(t)) continue;
-    seen.add(t);
-    const p = index.producer.get(t);
-    if (p) for (const i of p.input) if (i) stack.push(i);
-  }
-  return false;
-}
-
-function reaches(index: GraphIndex, from: string, to: string, limit = 60): boolean {
-  const seen = new Set<string>();
-  const queue = [from];
-  while (queue.length && seen.size < limit) {
-    const t = queue.shift()!;
-    if (t === to) return true;
-    if (seen.has(t)) continue;
-    seen.add(t);
-    for (const r of index.consumers.get(t) ?? []) for (const o of r.output) if (o) queue.push(o);
-  }
-  return false;
 }
 
 /**
@@ -351,51 +348,6 @@ function normSlot(
   const slot = linearSlot.get(fedBy)!;
   if (slot.block === "head") return { part: slot.part, layer: null, block: "head", role };
   return { part: slot.part, layer: slot.layer, block: "norm", role };
-}
-
-/** Linears the norm's output reaches without crossing a residual join or another norm. */
-function forwardLinears(index: GraphIndex, node: NodeProto, linears: Linear[]): Linear[] {
-  const byInput = new Map<string, Linear[]>();
-  for (const l of linears) byInput.set(l.input, [...(byInput.get(l.input) ?? []), l]);
-  const found = new Set<Linear>();
-  const seen = new Set<string>();
-  const queue = node.opType.startsWith("Skip") || node.opType === "EmbedLayerNormalization" ? [node.output[0]] : [...node.output];
-  while (queue.length && seen.size < 200) {
-    const t = queue.shift()!;
-    if (!t || seen.has(t)) continue;
-    seen.add(t);
-    const hit = byInput.get(t);
-    if (hit) {
-      hit.forEach((l) => found.add(l));
-      continue;
-    }
-    for (const r of index.consumers.get(t) ?? []) {
-      if (isNormOp(r)) continue;
-      if (r.opType === "Add" && r.input.filter((i) => i && index.producer.has(i)).length === 2 && !sharesOrigin(index, r.input.find((i) => i !== t)!, node.output[0])) continue;
-      for (const o of r.output) queue.push(o);
-    }
-  }
-  return [...found];
-}
-
-/** The latest linear (in graph order) whose output flows into the norm. */
-function backwardLinears(index: GraphIndex, node: NodeProto, linearAt: Map<string, Linear>): Linear | undefined {
-  let best: Linear | undefined;
-  const seen = new Set<string>();
-  const queue = node.input.filter((i) => i && !index.initializers.has(i));
-  while (queue.length && seen.size < 400) {
-    const t = queue.shift()!;
-    if (seen.has(t)) continue;
-    seen.add(t);
-    const hit = linearAt.get(t);
-    if (hit) {
-      if (!best || index.order.get(hit.node)! > index.order.get(best.node)!) best = hit;
-      continue;
-    }
-    const p = index.producer.get(t);
-    if (p) for (const i of p.input) if (i && !index.initializers.has(i)) queue.push(i);
-  }
-  return best;
 }
 
 /** Tied weights: a second copy of an embedding (usually transposed for the LM head). */
