@@ -35,14 +35,14 @@ export interface FeedBuilder {
  * Returns a function that turns a batch (equal lengths) into feeds. Fails early, naming the
  * input, when the session wants something prunebench cannot supply.
  */
-export function feedBuilder(session: ort.InferenceSession, family: Family, labels: string): FeedBuilder {
+export function feedBuilder(session: ort.InferenceSession, family: Family, labels?: string): FeedBuilder {
   const meta = new Map(session.inputMetadata.map((m) => [m.name, m]));
   const typeOf = (name: string): IntType => {
     const m = meta.get(name);
     return m && m.isTensor && m.type === "int32" ? "int32" : "int64";
   };
-  const known = new Set([labels, "input_ids", "attention_mask", "token_type_ids", "position_ids", "decoder_input_ids", "decoder_attention_mask", "encoder_attention_mask"]);
-  const past = session.inputNames.filter((n) => /^past/.test(n));
+  const known = new Set([...(labels ? [labels] : []), "input_ids", "attention_mask", "token_type_ids", "position_ids", "decoder_input_ids", "decoder_attention_mask", "encoder_attention_mask"]);
+  const past = session.inputNames.filter(isPastInput);
   const unknown = session.inputNames.filter((n) => !known.has(n) && !past.includes(n));
   if (unknown.length) throw new EvalInputError(`the model has input${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} that evaluation cannot feed (known: ${[...known].join(", ")}, past*)`);
   if (family === "encoder-decoder" && !meta.has("decoder_input_ids")) throw new EvalInputError("an encoder-decoder model needs a decoder_input_ids input");
@@ -53,7 +53,7 @@ export function feedBuilder(session: ort.InferenceSession, family: Family, label
     const S = batch[0]!.inputIds.length;
     const feeds: Record<string, ort.Tensor> = {};
     const has = (n: string) => meta.has(n);
-    feeds[labels] = intTensor("int64", stack(batch.map((e) => e.labels)), [B, S]);
+    if (labels) feeds[labels] = intTensor("int64", stack(batch.map((e) => e.labels)), [B, S]);
     if (family === "encoder-decoder") {
       const Se = batch[0]!.encoderIds!.length;
       feeds.input_ids = intTensor(typeOf("input_ids"), stack(batch.map((e) => e.encoderIds!)), [B, Se]);
@@ -76,10 +76,24 @@ export function feedBuilder(session: ort.InferenceSession, family: Family, label
   };
 }
 
-/** A zero-length cache: symbolic batch dimensions become B, other symbolic ones (past length) 0. */
+/** Whether a model input is a KV cache (past_0, past_key_values.0.key, past_key, ...): fed empty for a plain forward pass. */
+export function isPastInput(name: string): boolean {
+  return /^past/.test(name);
+}
+
+/**
+ * The dimensions of a zero-length cache from its declared shape: symbolic batch dimensions
+ * become B, other symbolic ones (the past length) 0. Null when no shape is declared.
+ */
+export function emptyPastDims(shape: readonly (number | string | undefined)[], B: number): number[] | null {
+  if (shape.length === 0) return null;
+  return shape.map((d) => (typeof d === "number" ? d : d && /batch/i.test(d) ? B : 0));
+}
+
+/** A zero-length cache of the session input's own type (float32 or float16). */
 function emptyPast(m: ort.InferenceSession.ValueMetadata | undefined, B: number, name: string): ort.Tensor {
-  if (!m || !m.isTensor || m.shape.length === 0) throw new EvalInputError(`input ${name} (a KV cache) has no declared shape; evaluation cannot build an empty one`);
-  const dims = m.shape.map((d) => (typeof d === "number" ? d : /batch/i.test(d) ? B : 0));
+  const dims = m && m.isTensor ? emptyPastDims(m.shape, B) : null;
+  if (!m || !m.isTensor || !dims) throw new EvalInputError(`input ${name} (a KV cache) has no declared shape; evaluation cannot build an empty one`);
   if (m.type === "float16") return new ort.Tensor("float16", new Uint16Array(0), dims);
   if (m.type === "float32") return new ort.Tensor("float32", new Float32Array(0), dims);
   throw new EvalInputError(`input ${name} has type ${m.type}; only float32 and float16 caches are supported`);

@@ -3,7 +3,7 @@ import path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { StringStringEntryProtoSchema, TensorProto_DataLocation as DataLocation } from "onnx-buf";
 import type { StringStringEntryProto, TensorProto } from "onnx-buf";
-import { DataType, dataTypeName, elementBytes, halfToFloatTable } from "./dtype.ts";
+import { DataType, dataTypeName, elementBytes, floatToBfloat16, floatToHalf, halfToFloatTable } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { readFileRange, type OnnxModel } from "./model.ts";
 
@@ -219,6 +219,50 @@ export function setFloat32(tensor: TensorProto, data: Float32Array): void {
   tensor.dataType = DataType.FLOAT;
   tensor.rawData = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   tensor.floatData = [];
+  tensor.externalData = [];
+  tensor.dataLocation = DataLocation.DEFAULT;
+}
+
+/** Writes fp32 values into bytes of a float type (fp32, fp16, bf16, fp64), rounding to nearest. */
+export function encodeFloats(dataType: number, values: Float32Array, bytes: Uint8Array): void {
+  const n = values.length;
+  switch (dataType) {
+    case DataType.FLOAT:
+      bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      return;
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16: {
+      const convert = dataType === DataType.FLOAT16 ? floatToHalf : floatToBfloat16;
+      for (let i = 0; i < n; i++) {
+        const h = convert(values[i]);
+        bytes[2 * i] = h & 0xff;
+        bytes[2 * i + 1] = h >>> 8;
+      }
+      return;
+    }
+    case DataType.DOUBLE: {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < n; i++) view.setFloat64(8 * i, values[i], true);
+      return;
+    }
+    default:
+      throw new Error(`cannot write ${dataTypeName(dataType)} values`);
+  }
+}
+
+/**
+ * Points a tensor at new values in its own float type: fp32 tensors share `data` (setFloat32),
+ * fp16, bf16 and fp64 ones get new bytes, so a model keeps its weights' type when a stage
+ * that computes in fp32 (SparseGPT, training) writes them back.
+ */
+export function setFloatValues(tensor: TensorProto, data: Float32Array): void {
+  if (tensor.dataType === DataType.FLOAT) return setFloat32(tensor, data);
+  const bytes = new Uint8Array(data.length * (elementBytes(tensor.dataType) ?? 0));
+  encodeFloats(tensor.dataType, data, bytes);
+  tensor.rawData = bytes;
+  tensor.floatData = [];
+  tensor.doubleData = [];
+  tensor.int32Data = [];
   tensor.externalData = [];
   tensor.dataLocation = DataLocation.DEFAULT;
 }

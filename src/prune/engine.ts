@@ -3,12 +3,12 @@ import { mapModel } from "../models/index.ts";
 import type { ModelMap } from "../models/types.ts";
 import { dataTypeName, elementBytes } from "../onnx/dtype.ts";
 import { tensorSource } from "../onnx/chunks.ts";
-import { isExternal } from "../onnx/tensor.ts";
+import { encodeFloats, isExternal } from "../onnx/tensor.ts";
 import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import type { Bitmask } from "./bitmask.ts";
 import { PruneError } from "./errors.ts";
-import { encodeInto, loadTargets, zeroBytes, type LoadedTarget } from "./load.ts";
+import { loadTargets, zeroBytes, type LoadedTarget } from "./load.ts";
 import { writeMaskFile, type MaskEntry } from "./mask-file.ts";
 import { getMethod } from "./registry.ts";
 import { PRUNE_RESULT_VERSION, type PrunedMatrix, type PruneResult } from "./result.ts";
@@ -189,7 +189,7 @@ function applyMask(t: LoadedTarget, mask: Bitmask, updatesWeights: boolean): { p
   const zeros = keptZeros + pruned;
   const size = elementBytes(t.tensor.dataType)!;
   if (!t.isView) {
-    if (updatesWeights) encodeInto(t.tensor, t.weights, t.bytes);
+    if (updatesWeights) encodeFloats(t.tensor.dataType, t.weights, t.bytes);
     else zeroBytes(t.bytes, size, mask);
   }
   t.copies.forEach((copy, i) => {
@@ -197,7 +197,7 @@ function applyMask(t: LoadedTarget, mask: Bitmask, updatesWeights: boolean): { p
     const [rows, cols] = t.shape;
     if (updatesWeights) {
       const values = copy.transposed ? transpose(t.weights, rows, cols) : t.weights;
-      encodeInto(tensor, values, bytes);
+      encodeFloats(tensor.dataType, values, bytes);
     } else {
       zeroBytes(bytes, elementBytes(tensor.dataType)!, copy.transposed ? mask.transposed(rows, cols) : mask);
     }

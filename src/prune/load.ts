@@ -1,6 +1,6 @@
 import type { TensorProto } from "onnx-buf";
 import type { ParamInfo } from "../models/types.ts";
-import { DataType, bfloat16ToFloat, dataTypeName, floatToBfloat16, floatToHalf, halfToFloat } from "../onnx/dtype.ts";
+import { DataType, bfloat16ToFloat, dataTypeName, halfToFloat } from "../onnx/dtype.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { elementCount, materialize, tensorShape } from "../onnx/tensor.ts";
 import { PruneError } from "./errors.ts";
@@ -130,31 +130,5 @@ export function zeroBytes(bytes: Uint8Array, elementSize: number, mask: { length
     for (let j = 0; j < end; j++) {
       if (!((b >>> j) & 1)) bytes.fill(0, (byte * 8 + j) * elementSize, (byte * 8 + j + 1) * elementSize);
     }
-  }
-}
-
-export function encodeInto(tensor: TensorProto, values: Float32Array, bytes: Uint8Array): void {
-  const n = values.length;
-  switch (tensor.dataType) {
-    case DataType.FLOAT:
-      bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-      return;
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16: {
-      const convert = tensor.dataType === DataType.FLOAT16 ? floatToHalf : floatToBfloat16;
-      for (let i = 0; i < n; i++) {
-        const h = convert(values[i]);
-        bytes[2 * i] = h & 0xff;
-        bytes[2 * i + 1] = h >>> 8;
-      }
-      return;
-    }
-    case DataType.DOUBLE: {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let i = 0; i < n; i++) view.setFloat64(8 * i, values[i], true);
-      return;
-    }
-    default:
-      throw new Error(`cannot write ${dataTypeName(tensor.dataType)} values`);
   }
 }

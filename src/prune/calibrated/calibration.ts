@@ -6,13 +6,15 @@
  * X^T X for SparseGPT's Hessian. Matrices that read the same X share one reduction.
  */
 import { create } from "@bufbuild/protobuf";
-import { TensorProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, type GraphProto } from "onnx-buf";
-import * as ort from "onnxruntime-node";
+import { TensorProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, type GraphProto, type NodeProto } from "onnx-buf";
+import type * as ort from "onnxruntime-node";
 import type { Family } from "../../models/types.ts";
 import { DataType } from "../../onnx/dtype.ts";
 import { addGraphOutputs, addInitializer, addNode, cloneModel, consumers } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { createSession } from "../../eval/session.ts";
+import { feedBuilder, type FeedBuilder } from "../../eval/feeds.ts";
+import { EvalInputError } from "../../eval/protocols.ts";
 import { PruneError } from "../errors.ts";
 import { seededRandom } from "../../util/random.ts";
 import type { PruneTarget } from "../types.ts";
@@ -55,13 +57,23 @@ export interface InputStats {
   tokens: number;
 }
 
+/**
+ * Nodes that compute input[0] @ input[1] with the weight as input[1]: MatMul, Gemm, and
+ * onnxruntime's fused Attention (its packed q/k/v projection, as in optimized GPT-2 exports).
+ */
+function multipliesWeight(node: NodeProto, weight: string): boolean {
+  if (node.input[1] !== weight) return false;
+  if (node.domain === "" || node.domain === "ai.onnx") return node.opType === "MatMul" || node.opType === "Gemm";
+  return node.domain === "com.microsoft" && node.opType === "Attention";
+}
+
 /** The activation each target multiplies, so targets can be grouped by shared input. */
 export function targetInputs(model: OnnxModel, targets: readonly PruneTarget[]): Map<string, string> {
   const uses = consumers(graphOf(model));
   const out = new Map<string, string>();
   for (const t of targets) {
-    const node = (uses.get(t.name) ?? []).find((n) => (n.opType === "MatMul" && n.input[1] === t.name) || (n.opType === "Gemm" && n.input[1] === t.name));
-    if (!node) throw new PruneError(`${t.name}: calibrated pruning needs the weight to be the second input of a MatMul or Gemm`);
+    const node = (uses.get(t.name) ?? []).find((n) => multipliesWeight(n, t.name));
+    if (!node) throw new PruneError(`${t.name}: calibrated pruning needs the weight to be the second input of a MatMul, Gemm or fused Attention`);
     out.set(t.name, node.input[0]);
   }
   return out;
@@ -114,7 +126,10 @@ export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<st
   const outputs = new Map<string, string>();
   let k = 0;
   for (const [input, size] of inputs) {
-    const flat = addNode(graph, { opType: "Reshape", inputs: [input, int64(graph, `pb_calib_shape_${k}`, [-1, size])], name: `pb_calib_flat_${k}` }).output[0];
+    // Statistics in fp32 whatever the model computes in (an fp16 export's X^T X would lose
+    // precision and overflow); onnxruntime drops the Cast where the activation is fp32 already.
+    const wide = addNode(graph, { opType: "Cast", inputs: [input], attributes: { to: DataType.FLOAT }, name: `pb_calib_cast_${k}` }).output[0];
+    const flat = addNode(graph, { opType: "Reshape", inputs: [wide, int64(graph, `pb_calib_shape_${k}`, [-1, size])], name: `pb_calib_flat_${k}` }).output[0];
     let reduced: string;
     if (kind === "sqnorm") {
       reduced =
@@ -135,8 +150,9 @@ export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<st
     for (const [input, size] of inputs) stats.set(input, { input, size, values: new Float64Array(kind === "sqnorm" ? size : size * size), tokens: 0 });
     const windows = calibrationWindows(calibration);
     const fetches = [...outputs.values()];
+    const feeds = feedsFor(session, calibration.family);
     for (const [i, window] of windows.entries()) {
-      const result = await session.run(feedsFor(session, window, calibration.family), fetches);
+      const result = await session.run(feeds(window), fetches);
       for (const [input, out] of outputs) {
         const s = stats.get(input)!;
         const data = result[out].data as Float32Array;
@@ -162,20 +178,24 @@ export function calibrationWindows(c: CalibrationData): Int32Array[] {
   });
 }
 
-/** Plain inference feeds: ids, a full attention mask, zero token types, shifted decoder ids. */
-function feedsFor(session: ort.InferenceSession, window: Int32Array, family: Family): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  const S = window.length;
-  const metadata = session.inputMetadata as unknown as { name: string; type?: string }[] | undefined;
-  const typeOf = (name: string) => (Array.isArray(metadata) ? metadata.find((m) => m.name === name)?.type : undefined) ?? "int64";
-  const tensor = (name: string, values: ArrayLike<number>) =>
-    typeOf(name) === "int32" ? new ort.Tensor("int32", Int32Array.from(values), [1, S]) : new ort.Tensor("int64", BigInt64Array.from(Array.from(values), (v) => BigInt(v)), [1, S]);
-  for (const name of session.inputNames) {
-    if (name === "input_ids") feeds[name] = tensor(name, window);
-    else if (name === "attention_mask" || name === "decoder_attention_mask") feeds[name] = tensor(name, new Array(S).fill(1));
-    else if (name === "token_type_ids" || name === "position_ids") feeds[name] = tensor(name, name === "position_ids" ? Array.from({ length: S }, (_, i) => i) : new Array(S).fill(0));
-    else if (name === "decoder_input_ids" && family === "encoder-decoder") feeds[name] = tensor(name, [0, ...Array.from(window).slice(0, S - 1)]);
-    else throw new PruneError(`calibration: the model's input ${JSON.stringify(name)} is not one prunebench knows how to feed`);
+/**
+ * Plain inference feeds through evaluation's builder (int64 or int32 ids, masks of ones, zero
+ * token types, positions, shifted decoder ids, and an empty KV cache for exports with past
+ * inputs), so calibration feeds a model exactly as evaluation does.
+ */
+function feedsFor(session: ort.InferenceSession, family: Family): (window: Int32Array) => Record<string, ort.Tensor> {
+  let build: FeedBuilder;
+  try {
+    build = feedBuilder(session, family);
+  } catch (error) {
+    if (error instanceof EvalInputError) throw new PruneError(`calibration: ${error.message}`);
+    throw error;
   }
-  return feeds;
+  return (window) => {
+    const example =
+      family === "encoder-decoder"
+        ? { encoderIds: window, inputIds: Int32Array.from([0, ...Array.from(window).slice(0, window.length - 1)]), labels: window }
+        : { inputIds: window, labels: window };
+    return build([example]);
+  };
 }

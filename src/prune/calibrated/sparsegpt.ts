@@ -7,7 +7,7 @@
  */
 import { graphOf } from "../../onnx/model.ts";
 import { cloneModel, findInitializer } from "../../onnx/graph.ts";
-import { setFloat32 } from "../../onnx/tensor.ts";
+import { setFloatValues } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
 import { parseNM } from "../methods/nm.ts";
 import type { MaskSet, PruneContext, PruneMethod, PruneTarget } from "../types.ts";
@@ -75,9 +75,10 @@ export async function sparseGptMasks(targets: readonly PruneTarget[], sparsityOf
     for (const t of group) {
       const h = stats.get(inputOf.get(t.name)!)!.values;
       masks.set(t.name, pruneTarget(t, h, sparsityOf(t), options));
-      // The calibration copy gets its own bytes: the target may be a view of the output model.
+      // The calibration copy gets its own bytes (the target may be a view of the output model),
+      // in the weight's own type so an fp16 graph stays well-typed.
       const tensor = findInitializer(graph, t.name);
-      if (tensor) setFloat32(tensor, Float32Array.from(t.weights));
+      if (tensor) setFloatValues(tensor, Float32Array.from(t.weights));
     }
     done += group.length;
     context.log(`sparsegpt: ${done}/${targets.length} matrices (${sizes.size} Hessians on ${calibration.samples} windows)`);
