@@ -5,17 +5,16 @@
  *
  *   npm run report:preview [-- results.json... [--base base.json...]] [--out DIR]
  */
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { micromark } from "micromark";
 import { gfm, gfmHtml } from "micromark-extension-gfm";
-import { chromium } from "playwright-core";
 import { readResultFile, renderReport, writeReportFiles } from "../src/report/index.ts";
 import { writeFileAtomic } from "../src/util/atomic.ts";
+import { launchChromium, skipWithoutChromium } from "../test/helpers/chromium.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../test/fixtures/results");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const PAGE_HEIGHT = 1400;
 
 function parseArgs(argv: string[]) {
@@ -62,15 +61,13 @@ export async function preview(args: { head: string[]; base: string[]; out: strin
   const body = micromark(report.markdown, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
   const html = path.join(args.out, "report.html");
   writeFileAtomic(html, `<!doctype html><html><head><meta charset="utf-8"><title>prunebench report</title><style>${CSS}</style></head><body>${body}</body></html>\n`);
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  const missing = skipWithoutChromium();
+  if (missing) throw new Error(missing);
+  const browser = await launchChromium({ width: 1000, height: PAGE_HEIGHT });
   const png = path.join(args.out, "report.png");
   const pages: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: PAGE_HEIGHT } });
+    const page = await browser.context.newPage();
     // Everything is local: refuse any request that would leave the machine.
     await page.route(/^(?!file:)/, (route) => route.abort());
     await page.goto(pathToFileURL(html).href);

@@ -89,3 +89,17 @@ test("chart files are written as SVG and PNG and read back as images of the expe
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("axes fit the data: linear for perplexities 7 to 17, log only where they span decades", async () => {
+  const { fitAxis } = await import("../src/report/charts/build.ts");
+  const narrow = fitAxis("token perplexity", [7.52, 8.1, 16.7], { logRatio: 8 });
+  assert.equal(narrow.scale, "linear");
+  assert.ok(narrow.domain![0] >= 6.5 && narrow.domain![0] < 7.52 && narrow.domain![1] > 16.7 && narrow.domain![1] <= 17.8, String(narrow.domain));
+  const wide = fitAxis("token perplexity", [29.9, 4790], { logRatio: 8 });
+  assert.equal(wide.scale, "log");
+  assert.ok(wide.domain![0] > 20 && wide.domain![1] < 7000, String(wide.domain));
+  // Chart.js gets the same range, and legend lines that show the dashes.
+  const config = chartJsConfig({ ...spec, y: narrow }) as { options: { scales: { y: { min: number; max: number } }; plugins: { legend: { labels: { pointStyle: string } } } } };
+  assert.deepEqual([config.options.scales.y.min, config.options.scales.y.max], narrow.domain);
+  assert.equal(config.options.plugins.legend.labels.pointStyle, "line");
+});

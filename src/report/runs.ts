@@ -37,6 +37,11 @@ export function denseRun(result: Result): Run | undefined {
   return result.runs.find((r) => isDense(r) && !r.finetuned && !r.error);
 }
 
+/** The dense model fine-tuned with the run's recipe: the control of every fine-tuned row. */
+export function denseTunedRun(result: Result): Run | undefined {
+  return result.runs.find((r) => isDense(r) && r.finetuned && !r.error);
+}
+
 /** Latency settings measured for the model, in first-seen order. */
 export function latencyKeys(result: Result): string[] {
   const keys = new Set<string>();

@@ -94,12 +94,21 @@ export interface AxisSpec {
   percent?: boolean;
   /** For bar charts: the category of each x index. */
   categories?: string[];
+  /** Whole numbers only (layers): ticks at integers. */
+  integer?: boolean;
+  /** The axis' range, fitted to the data (fitAxis); the renderer's own choice when absent. */
+  domain?: [number, number];
 }
 
 export interface SeriesSpec {
   name: string;
   points: { x: number; y: number }[];
   dashed?: boolean;
+  /**
+   * Palette index (charts/palette.ts), so that one method keeps one color in every chart and
+   * its fine-tuned series shares it; the series' own index when absent.
+   */
+  color?: number;
   /** Scatter charts: draw this series as a line through its points (e.g. a Pareto front). */
   connect?: boolean;
 }

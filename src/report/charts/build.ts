@@ -1,10 +1,11 @@
 import type { Result } from "../../results/schema.ts";
 import type { Histogram } from "../../results/analysis.ts";
-import type { ChartSpec, SeriesSpec } from "../types.ts";
+import type { AxisSpec, ChartSpec, SeriesSpec } from "../types.ts";
 import { chartLabel, slug } from "../escape.ts";
 import { round } from "../format.ts";
-import { denseRun, latencyFor, latencyKeys, methodGroups, methodLabel } from "../runs.ts";
+import { denseRun, denseTunedRun, latencyFor, latencyKeys, methodGroups, methodLabel, type MethodGroup } from "../runs.ts";
 import { paretoFront } from "./pareto.ts";
+import { MethodColors } from "./palette.ts";
 
 const W = 640;
 const H = 360;
@@ -13,23 +14,65 @@ function series(name: string, points: { x: number; y: number }[], extra: Partial
   return { name: chartLabel(name), points: points.map((p) => ({ x: round(p.x, 3), y: round(p.y, 3) })), ...extra };
 }
 
-/** Perplexity against sparsity, one line per method, dashed after fine-tuning; dense at 0. */
+/**
+ * An axis over `values` with a little room on both sides, so the data fills the chart (a log
+ * axis that Vega rounds outward runs 1 to 100 for perplexities between 7 and 17). Log only
+ * where the values span `logRatio` times or more: below that a log axis has too few ticks to read.
+ */
+export function fitAxis(label: string, values: number[], options: { logRatio?: number; percent?: boolean } = {}): AxisSpec {
+  const finite = values.filter(Number.isFinite);
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const axis: AxisSpec = { label, scale: "linear", ...(options.percent ? { percent: true } : {}) };
+  if (!finite.length) return axis;
+  if (options.logRatio !== undefined && lo > 0 && hi / lo >= options.logRatio) {
+    const pad = (hi / lo) ** 0.04;
+    return { ...axis, scale: "log", domain: [round(lo / pad, 3), round(hi * pad, 3)] };
+  }
+  const pad = hi > lo ? (hi - lo) * 0.06 : Math.abs(hi) * 0.05 || 1;
+  // Nothing below zero for quantities that cannot be negative.
+  return { ...axis, domain: [round(lo >= 0 ? Math.max(0, lo - pad) : lo - pad, 3), round(hi + pad, 3)] };
+}
+
+/** Perplexities span 7 to 17 in one model and 30 to 3000 in another: log only for the second kind. */
+const PERPLEXITY_LOG_RATIO = 8;
+
+/** One color per method in the table's order: pruned and fine-tuned series of a method share it. */
+function methodColors(result: Result): MethodColors {
+  const colors = new MethodColors();
+  for (const g of methodGroups(result)) colors.of(g.label);
+  return colors;
+}
+
+/** Method groups in the table's order: by method, pruned before fine-tuned, so the legend reads as the table does. */
+function tableOrder(groups: MethodGroup[], colors: MethodColors): MethodGroup[] {
+  return [...groups].sort((a, b) => colors.of(a.label) - colors.of(b.label) || Number(a.finetuned) - Number(b.finetuned));
+}
+
+/**
+ * Perplexity against sparsity, one color per method, dashed after fine-tuning; dense at 0
+ * (the dense model fine-tuned with the same recipe starts the dashed lines where it exists).
+ */
 export function perplexityChart(result: Result, id: string): ChartSpec | null {
   const dense = denseRun(result);
+  const denseTuned = denseTunedRun(result);
+  const colors = methodColors(result);
   const lines: SeriesSpec[] = [];
-  for (const g of methodGroups(result)) {
+  for (const g of tableOrder(methodGroups(result), colors)) {
     const points = g.runs.filter((r) => r.perplexity).map((r) => ({ x: r.sparsity, y: r.perplexity!.token }));
     if (!points.length) continue;
-    if (dense?.perplexity && !g.finetuned) points.unshift({ x: 0, y: dense.perplexity.token });
-    lines.push(series(`${g.label}${g.finetuned ? " + fine-tune" : ""}`, points, g.finetuned ? { dashed: true } : {}));
+    const start = g.finetuned ? denseTuned : dense;
+    if (start?.perplexity) points.unshift({ x: 0, y: start.perplexity.token });
+    lines.push(series(`${g.label}${g.finetuned ? " + fine-tune" : ""}`, points, { color: colors.of(g.label), ...(g.finetuned ? { dashed: true } : {}) }));
   }
   if (!lines.length) return null;
+  const ys = lines.flatMap((l) => l.points.map((p) => p.y));
   return {
     id,
     title: `${chartLabel(result.model)}: perplexity vs sparsity`,
     kind: "line",
-    x: { label: "sparsity", scale: "linear", percent: true },
-    y: { label: "token perplexity", scale: "log" },
+    x: fitAxis("sparsity", lines.flatMap((l) => l.points.map((p) => p.x)), { percent: true }),
+    y: fitAxis("token perplexity", ys, { logRatio: PERPLEXITY_LOG_RATIO }),
     series: lines,
     width: W,
     height: H,
@@ -37,30 +80,31 @@ export function perplexityChart(result: Result, id: string): ChartSpec | null {
   };
 }
 
-/** Median latency against sparsity for the model's first latency setting. */
+/** Median latency against sparsity for the model's first latency setting, one color per method. */
 export function latencyChart(result: Result, id: string): ChartSpec | null {
   const key = latencyKeys(result)[0];
   if (!key) return null;
   const dense = denseRun(result);
   const denseL = dense && latencyFor(dense, key);
+  const colors = methodColors(result);
   const lines: SeriesSpec[] = [];
-  for (const g of methodGroups(result)) {
+  // Fine-tuning keeps the mask, so the latency is the pruned model's: pruned groups only.
+  for (const g of methodGroups(result).filter((g) => !g.finetuned)) {
     const points = g.runs.flatMap((r) => {
       const l = latencyFor(r, key);
       return l ? [{ x: r.sparsity, y: l.p50 }] : [];
     });
     if (!points.length) continue;
-    if (denseL && !g.finetuned) points.unshift({ x: 0, y: denseL.p50 });
-    if (g.finetuned) continue; // fine-tuning keeps the mask, so the latency is the pruned model's
-    lines.push(series(g.label, points));
+    if (denseL) points.unshift({ x: 0, y: denseL.p50 });
+    lines.push(series(g.label, points, { color: colors.of(g.label) }));
   }
   if (!lines.length) return null;
   return {
     id,
     title: `${chartLabel(result.model)}: median latency vs sparsity (${key})`,
     kind: "line",
-    x: { label: "sparsity", scale: "linear", percent: true },
-    y: { label: "p50 latency (ms)", scale: "linear" },
+    x: fitAxis("sparsity", lines.flatMap((l) => l.points.map((p) => p.x)), { percent: true }),
+    y: fitAxis("p50 latency (ms)", lines.flatMap((l) => l.points.map((p) => p.y))),
     series: lines,
     width: W,
     height: H,
@@ -68,7 +112,10 @@ export function latencyChart(result: Result, id: string): ChartSpec | null {
   };
 }
 
-/** Perplexity against median latency for every run; the Pareto front drawn as a line. */
+/**
+ * Perplexity against median latency for every run; the Pareto front drawn as a line. One
+ * color per method; fine-tuned runs are the same color, drawn hollow.
+ */
 export function paretoChart(result: Result, id: string): ChartSpec | null {
   const key = latencyKeys(result)[0];
   if (!key) return null;
@@ -77,23 +124,29 @@ export function paretoChart(result: Result, id: string): ChartSpec | null {
     return l && r.perplexity && !r.error ? [{ run: r, x: l.p50, y: r.perplexity.token }] : [];
   });
   if (points.length < 2) return null;
-  const byMethod = new Map<string, { x: number; y: number }[]>();
+  const colors = methodColors(result);
+  const byMethod = new Map<string, { label: string; finetuned: boolean; points: { x: number; y: number }[] }>();
   for (const p of points) {
-    const label = `${methodLabel(p.run)}${p.run.finetuned ? " + fine-tune" : ""}`;
-    if (!byMethod.has(label)) byMethod.set(label, []);
-    byMethod.get(label)!.push({ x: p.x, y: p.y });
+    const label = p.run === denseRun(result) || (p.run.finetuned && p.run === denseTunedRun(result)) ? "dense" : methodLabel(p.run);
+    const name = `${label}${p.run.finetuned ? " + fine-tune" : ""}`;
+    if (!byMethod.has(name)) byMethod.set(name, { label, finetuned: p.run.finetuned, points: [] });
+    byMethod.get(name)!.points.push({ x: p.x, y: p.y });
   }
+  const ordered = [...byMethod].sort(([, a], [, b]) => colors.of(a.label) - colors.of(b.label) || Number(a.finetuned) - Number(b.finetuned));
   const front = paretoFront(points).map((p) => ({ x: p.x, y: p.y }));
   return {
     id,
     title: `${chartLabel(result.model)}: perplexity vs latency (${key})`,
     kind: "scatter",
-    x: { label: "p50 latency (ms)", scale: "linear" },
-    y: { label: "token perplexity", scale: "log" },
-    series: [series("Pareto front", front, { connect: true }), ...[...byMethod].map(([name, pts]) => series(name, pts))],
+    x: fitAxis("p50 latency (ms)", points.map((p) => p.x)),
+    y: fitAxis("token perplexity", points.map((p) => p.y), { logRatio: PERPLEXITY_LOG_RATIO }),
+    series: [
+      series("Pareto front", front, { connect: true }),
+      ...ordered.map(([name, m]) => series(name, m.points, { color: colors.of(m.label), ...(m.finetuned ? { dashed: true } : {}) })),
+    ],
     width: W,
     height: H,
-    caption: "The dashed line joins the Pareto front: runs that no other run beats on both perplexity and latency.",
+    caption: "The dashed line joins the Pareto front: runs that no other run beats on both perplexity and latency. Hollow points are fine-tuned.",
   };
 }
 
@@ -174,7 +227,7 @@ export function belowCutoffChart(results: Result[], id: string, view: "raw" | "s
 export function perLayerChart(results: Result[], id: string): ChartSpec | null {
   const lines: SeriesSpec[] = [];
   let cutoff: number | undefined;
-  for (const r of results) {
+  for (const [modelIndex, r] of results.entries()) {
     const a = r.analysis;
     if (!a?.perLayer.length || !a.cutoffs.length) continue;
     cutoff ??= a.cutoffs[0];
@@ -182,7 +235,9 @@ export function perLayerChart(results: Result[], id: string): ChartSpec | null {
     for (const part of parts) {
       const layers = a.perLayer.filter((l) => l.part === part).sort((x, y) => x.layer - y.layer);
       const name = parts.length > 1 || part !== "shared" ? `${r.model} ${part}` : r.model;
-      lines.push(series(name, layers.map((l) => ({ x: l.layer, y: l.belowCutoff[0] })), part === "decoder" && parts.length > 1 ? { dashed: true } : {}));
+      // One color per model; a model's decoder dashed beside its encoder.
+      const dashed = part === "decoder" && parts.length > 1;
+      lines.push(series(name, layers.map((l) => ({ x: l.layer, y: l.belowCutoff[0] })), { color: modelIndex, ...(dashed ? { dashed } : {}) }));
     }
   }
   if (!lines.length) return null;
@@ -190,7 +245,7 @@ export function perLayerChart(results: Result[], id: string): ChartSpec | null {
     id,
     title: `Per layer: fraction with |w| < ${cutoff}`,
     kind: "line",
-    x: { label: "layer", scale: "linear" },
+    x: { label: "layer", scale: "linear", integer: true },
     y: { label: "fraction below", scale: "linear", percent: true },
     series: lines,
     width: W,

@@ -12,7 +12,7 @@ export function mermaidChart(spec: ChartSpec): string | null {
   if (spec.kind === "scatter" || !spec.series.length) return null;
   const xs = spec.series[0].points.map((p) => p.x);
   if (!xs.length || spec.series.some((s) => s.points.length !== xs.length || s.points.some((p, i) => p.x !== xs[i]))) return null;
-  const shown = spec.series.slice(0, PALETTE.length);
+  const shown = spec.series.slice(0, PALETTE_EMOJI.length);
   const q = (s: string) => `"${chartLabel(s).replace(/"/g, "'")}"`;
   const fx = (x: number) => (spec.x.categories ? spec.x.categories[x] ?? String(x) : spec.x.percent ? `${round(x * 100, 3)}%` : fmtNumber(x, 3));
   const log = spec.y.scale === "log";
@@ -35,5 +35,5 @@ export function mermaidChart(spec: ChartSpec): string | null {
 
 /** The legend of a Mermaid chart, plain text (names were made safe by chartLabel and are escaped by the caller). */
 export function mermaidLegend(spec: ChartSpec): { emoji: string; name: string }[] {
-  return spec.series.slice(0, PALETTE.length).map((s, i) => ({ emoji: PALETTE_EMOJI[i], name: s.name }));
+  return spec.series.slice(0, PALETTE_EMOJI.length).map((s, i) => ({ emoji: PALETTE_EMOJI[i], name: s.name }));
 }

@@ -14,25 +14,36 @@ export function chartJsConfig(spec: ChartSpec): Record<string, unknown> {
   const axis = (a: ChartSpec["x"]) => ({
     type: a.categories ? "category" : a.scale === "log" ? "logarithmic" : "linear",
     title: { display: true, text: a.label },
-    ...(a.percent ? { ticks: { format: { style: "percent" } } } : {}),
+    ...(a.domain ? { min: a.domain[0], max: a.domain[1] } : {}),
+    ...(a.percent ? { ticks: { format: { style: "percent" } } } : a.integer ? { ticks: { stepSize: 1 } } : {}),
   });
   const bar = spec.kind === "bar";
+  const scatter = spec.kind === "scatter";
   const datasets = spec.series.map((s, i) => ({
     label: s.name,
     // [x, y] pairs: Chart.js reads them like {x, y} and they make URLs a third shorter.
     data: bar ? s.points.map((p) => p.y) : s.points.map((p) => [p.x, p.y]),
-    borderColor: color(i),
-    backgroundColor: color(i),
+    borderColor: scatter && s.connect ? "#888888" : color(s.color ?? i),
+    // Fine-tuned scatter series are hollow points of their method's color.
+    backgroundColor: scatter && s.dashed ? "#ffffff" : color(s.color ?? i),
     fill: false,
-    ...(s.dashed ? { borderDash: [6, 4] } : {}),
+    ...(s.dashed && !scatter ? { borderDash: [6, 4] } : {}),
     ...(spec.kind === "step" ? { stepped: "middle", pointRadius: 0, borderWidth: 1.5 } : {}),
-    ...(spec.kind === "scatter" ? (s.connect ? { showLine: true, pointRadius: 0, borderDash: [4, 3] } : { pointRadius: 4 }) : {}),
+    ...(scatter ? (s.connect ? { showLine: true, pointRadius: 0, borderDash: [4, 3] } : { pointRadius: 4 }) : {}),
   }));
   return {
     type: bar ? "bar" : spec.kind === "scatter" ? "scatter" : "line",
     data: { ...(bar ? { labels: spec.x.categories ?? [] } : {}), datasets },
     options: {
-      plugins: { title: { display: true, text: spec.title }, legend: { display: spec.series.length > 1, position: "bottom" } },
+      plugins: {
+        title: { display: true, text: spec.title },
+        // Legend lines drawn as the series are (dashed where they are), in the series' (the table's) order.
+        legend: {
+          display: spec.series.length > 1,
+          position: "right",
+          ...(spec.kind === "line" ? { labels: { usePointStyle: true, pointStyle: "line" } } : {}),
+        },
+      },
       scales: { x: axis(spec.x), y: axis(spec.y) },
     },
   };

@@ -9,28 +9,49 @@ const FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
 /** The Vega-Lite spec of a chart: the local, offline twin of the quickchart image. */
 export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
   const rows = spec.series.flatMap((s, i) =>
-    s.points.map((p) => ({ series: s.name, order: i, x: p.x, y: p.y, dashed: Boolean(s.dashed), cat: spec.x.categories?.[p.x] ?? "" })),
+    s.points.map((p) => ({ series: s.name, order: i, x: p.x, y: p.y, cat: spec.x.categories?.[p.x] ?? "" })),
   );
   // A connected scatter series (the Pareto front) is drawn as a gray dashed line, not a color.
-  const names = spec.series.filter((s) => !(spec.kind === "scatter" && s.connect)).map((s) => s.name);
+  const shown = spec.series.map((s, i) => ({ s, i })).filter(({ s }) => !(spec.kind === "scatter" && s.connect));
+  const names = shown.map(({ s }) => s.name);
   const axis = (a: ChartSpec["x"]) => ({
     title: a.label,
-    ...(a.percent ? { axis: { format: ".0%" } } : {}),
-    scale: a.scale === "log" ? { type: "log" as const, nice: true } : { type: "linear" as const, zero: false, nice: true },
+    ...(a.percent ? { axis: { format: ".0%", tickCount: 10 } } : a.integer ? { axis: { format: "d", tickMinStep: 1 } } : {}),
+    scale: a.domain
+      ? a.scale === "log"
+        ? { type: "log" as const, domain: a.domain, nice: false }
+        : { type: "linear" as const, domain: a.domain, nice: false, zero: false }
+      : a.scale === "log"
+        ? { type: "log" as const, nice: true }
+        : { type: "linear" as const, zero: false, nice: true },
   });
+  // Color, dash and (scatter) fill share the series field and one legend, in the series' order:
+  // the legend reads like the table, one line per series, dashed where the chart is.
+  const legend =
+    names.length > 1
+      ? {
+          title: null,
+          orient: "right" as const,
+          labelLimit: 300,
+          labelFontSize: 11,
+          // Lines in the legend of a line chart (dashes show); points in a scatter plot.
+          ...(spec.kind === "scatter" ? { symbolSize: 90, symbolStrokeWidth: 1.8 } : { symbolType: "stroke", symbolSize: 500, symbolStrokeWidth: 2.5 }),
+        }
+      : null;
   const colorEnc = {
     field: "series",
     type: "nominal" as const,
-    scale: { domain: names, range: names.map((_, i) => color(i)) },
-    legend: names.length > 1 ? { title: null, orient: "bottom" as const, columns: 3, labelLimit: 260 } : null,
+    scale: { domain: names, range: shown.map(({ s, i }) => color(s.color ?? i)) },
+    legend,
   };
+  const dashEnc = { field: "series", type: "nominal" as const, scale: { domain: names, range: shown.map(({ s }) => (s.dashed ? [6, 4] : [1, 0])) }, legend };
   const base = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: spec.title, fontSize: 14 },
     width: spec.width,
     height: spec.height,
     background: "white",
-    config: { font: FONT, view: { stroke: "#ddd" }, axis: { gridColor: "#eee" } },
+    config: { font: FONT, view: { stroke: "#ddd" }, axis: { gridColor: "#eee", labelFontSize: 11, titleFontSize: 12 } },
     data: { values: rows },
   };
   if (spec.kind === "bar") {
@@ -38,7 +59,7 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
       ...base,
       mark: { type: "bar" },
       encoding: {
-        x: { field: "cat", type: "ordinal", sort: null, title: spec.x.label },
+        x: { field: "cat", type: "ordinal", sort: null, title: spec.x.label, axis: { labelAngle: 0, labelLimit: 120 } },
         y: { field: "y", type: "quantitative", ...axis(spec.y) },
         color: colorEnc,
       },
@@ -46,9 +67,15 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
   }
   const x = { field: "x", type: "quantitative" as const, ...axis(spec.x) };
   const y = { field: "y", type: "quantitative" as const, ...axis(spec.y) };
-  const dash = { field: "dashed", type: "nominal" as const, scale: { domain: [false, true], range: [[1, 0], [6, 4]] }, legend: null };
   if (spec.kind === "scatter") {
     const connected = new Set(spec.series.filter((s) => s.connect).map((s) => s.name));
+    // Dashed scatter series (fine-tuned runs) are hollow: the method's color, open points.
+    const fillEnc = {
+      field: "series",
+      type: "nominal" as const,
+      scale: { domain: names, range: shown.map(({ s, i }) => (s.dashed ? "#ffffff" : color(s.color ?? i))) },
+      legend,
+    };
     return {
       ...base,
       layer: [
@@ -59,16 +86,19 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
         },
         {
           transform: [{ filter: { not: { field: "series", oneOf: [...connected] } } }],
-          mark: { type: "point", filled: true, size: 60 },
-          encoding: { x, y, color: colorEnc },
+          mark: { type: "point", filled: true, size: 70, strokeWidth: 1.8, opacity: 1 },
+          encoding: { x, y, stroke: colorEnc, fill: fillEnc },
         },
       ],
     } as TopLevelSpec;
   }
   return {
     ...base,
-    mark: spec.kind === "step" ? { type: "line", interpolate: "step", strokeWidth: 1.5 } : { type: "line", point: spec.series.every((s) => s.points.length <= 20) },
-    encoding: { x, y, color: colorEnc, strokeDash: dash, detail: { field: "series" }, order: { field: "x" } },
+    mark:
+      spec.kind === "step"
+        ? { type: "line", interpolate: "step", strokeWidth: 1.5 }
+        : { type: "line", strokeWidth: 2, point: spec.series.every((s) => s.points.length <= 20) },
+    encoding: { x, y, color: colorEnc, strokeDash: dashEnc, detail: { field: "series" }, order: { field: "x" } },
   } as TopLevelSpec;
 }
 
