@@ -1,7 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { UsageError } from "./cli/errors.ts";
-import { OnnxFormatError } from "./onnx/errors.ts";
-import { ConfigError } from "./config/load.ts";
+import { EXIT, debugRequested, describeError } from "./errors.ts";
+import { EvalWorkerError } from "./eval/worker-client.ts";
 import * as build from "./cli/build.ts";
 import * as analyze from "./cli/analyze.ts";
 import * as prune from "./cli/prune.ts";
@@ -14,29 +13,32 @@ export function createProgram(): Command {
   const program = new Command("prunebench")
     .description("How far can your transformer be pruned, and what does it cost?")
     .version("0.1.0")
+    .option("--debug", "print the stack trace of an error (also PRUNEBENCH_DEBUG=1)")
     .showHelpAfterError()
     .exitOverride();
   for (const command of [build, analyze, prune, finetune, evaluate, run, report]) command.register(program);
   return program;
 }
 
-/** Known errors print one clear line and exit non-zero; anything else keeps its stack. */
+/**
+ * Every error ends here and prints as one line per problem, "error: <file>: <field>: <what>",
+ * with no stack unless --debug or PRUNEBENCH_DEBUG=1 asks for it. Exit codes: src/errors.ts.
+ */
 export async function main(argv: string[]): Promise<number> {
   try {
     await createProgram().parseAsync(argv);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
-      return error.exitCode;
-    }
-    if (error instanceof OnnxFormatError || error instanceof ConfigError) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    console.error(error);
-    return 1;
+    // Commander has printed its own message (and the help) already.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const described = describeError(error);
+    const debug = debugRequested(argv);
+    described.lines.forEach((line, i) => {
+      const hint = described.internal && !debug && i === 0 ? " (an internal error: rerun with --debug for the stack trace)" : "";
+      console.error(`error: ${line}${hint}`);
+    });
+    if (debug) console.error(error instanceof EvalWorkerError && error.workerStack ? error.workerStack : error instanceof Error ? error.stack : error);
+    return described.exitCode;
   }
 }
 

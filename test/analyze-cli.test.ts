@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
 import { register } from "../src/cli/analyze.ts";
-import { UsageError } from "../src/cli/errors.ts";
+import { UserError } from "../src/errors.ts";
 import { mapModel } from "../src/models/index.ts";
 import { graphOf, readModel, writeModel } from "../src/onnx/index.ts";
 import { AnalysisSchema } from "../src/results/analysis.ts";
@@ -25,7 +25,7 @@ async function cli(...args: string[]): Promise<{ code: number; stderr: string }>
     await program.parseAsync(["node", "prunebench", ...args]);
     return { code: 0, stderr: lines.join("\n") };
   } catch (error) {
-    if (error instanceof UsageError) return { code: error.exitCode, stderr: [...lines, error.message].join("\n") };
+    if (error instanceof UserError) return { code: error.exitCode, stderr: [...lines, error.message].join("\n") };
     throw error;
   } finally {
     console.error = original;

@@ -56,7 +56,7 @@ test("prunebench report: a bad result file is named with its field; bad options 
     writeFileSync(bad, JSON.stringify(good));
     const r = await run(["report", bad]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: field runs\\[3\\]\\.latency\\[0\\]\\.p50: .*number`));
+    assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: .*runs\\[3\\]\\.latency\\[0\\]\\.p50: .*number`));
     writeFileSync(bad, "{ not json");
     assert.match((await run(["report", bad])).stderr, /bad\.json: not valid JSON/);
     assert.match((await run(["report", path.join(dir, "missing.json")])).stderr, /missing\.json: cannot read \(ENOENT\)/);

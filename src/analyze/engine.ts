@@ -7,6 +7,7 @@ import { absCumulative, summarize, type Layout } from "./group.ts";
 import { WeightPass, type PassGrids, type Unit } from "./pass.ts";
 import type { WeightSource } from "./source.ts";
 import { spearman } from "./spearman.ts";
+import { UserError } from "../errors.ts";
 
 export const DEFAULT_CUTOFFS = [0.1, 0.01, 0.001];
 
@@ -37,14 +38,13 @@ export interface AnalyzeOptions {
 }
 
 /** Raised when weights hold NaN or Inf: the analysis refuses them, naming every such tensor. */
-export class NonFiniteWeightsError extends Error {
+export class NonFiniteWeightsError extends UserError {
   constructor(
     readonly label: string,
     readonly tensors: { name: string; count: number }[],
   ) {
     const list = tensors.map((t) => `${t.name} (${t.count})`).join(", ");
-    super(`${label}: initializers: NaN or Inf in ${tensors.length} tensor${tensors.length === 1 ? "" : "s"}: ${list}`);
-    this.name = "NonFiniteWeightsError";
+    super(`${label}: initializers: NaN or Inf in ${tensors.length} tensor${tensors.length === 1 ? "" : "s"}: ${list}`, { file: label, field: "initializers" });
   }
 }
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
-import { analyzeModel, analysisMarkdown, DEFAULT_CUTOFFS, NonFiniteWeightsError, type NamedAnalysis } from "../analyze/index.ts";
+import { analyzeModel, analysisMarkdown, DEFAULT_CUTOFFS, type NamedAnalysis } from "../analyze/index.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Family } from "../models/types.ts";
 import { readModel } from "../onnx/model.ts";
@@ -89,11 +89,6 @@ export function register(program: Command): void {
     .option("--markdown <file>", "write the tables and chart URLs as Markdown (printed to stdout when neither file is given)")
     .option("--cutoffs <list>", `cutoffs of the table, comma-separated (default ${DEFAULT_CUTOFFS.join(",")}, or the config's analyze.cutoffs)`)
     .action(async (inputs: string[], options: AnalyzeCommandOptions) => {
-      try {
-        await analyzeCommand(inputs, options);
-      } catch (error) {
-        if (error instanceof NonFiniteWeightsError) throw new UsageError(error.message, 1);
-        throw error;
-      }
+      await analyzeCommand(inputs, options);
     });
 }

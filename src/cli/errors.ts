@@ -1,11 +1,8 @@
-/** An error the CLI prints as one clear message (no stack) before exiting non-zero. */
-export class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+import { EXIT, UserError } from "../errors.ts";
 
-export function notYet(command: string, issue: string): never {
-  throw new UsageError(`prunebench ${command}: this stage is not built yet (${issue})`, 3);
+/** A bad command line (a flag, an argument): one line, exit code 2 unless given. */
+export class UsageError extends UserError {
+  constructor(message: string, exitCode: number = EXIT.usage) {
+    super(message, { exitCode });
+  }
 }

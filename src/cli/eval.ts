@@ -4,7 +4,7 @@ import type { Family } from "../models/types.ts";
 import { createProgress } from "../pipeline/progress.ts";
 import type { EvalJob, EvalOutcome } from "../eval/job.ts";
 import type { Protocol } from "../eval/protocols.ts";
-import { EvalWorkerError, runInWorker } from "../eval/worker-client.ts";
+import { runInWorker } from "../eval/worker-client.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 
 export interface EvalCommandOptions {
@@ -142,9 +142,6 @@ export async function evalCommand(model: string, options: EvalCommandOptions, io
   let outcome: EvalOutcome;
   try {
     outcome = await run.result;
-  } catch (error) {
-    if (error instanceof EvalWorkerError && /Error$/.test(error.original) && error.original !== "Error") throw new UsageError(error.message, 1);
-    throw error;
   } finally {
     process.off("SIGINT", onSigint);
     if (stage) progress.stop();

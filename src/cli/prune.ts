@@ -7,7 +7,7 @@ import { readModel } from "../onnx/model.ts";
 import type { CalibrationData } from "../prune/calibrated/calibration.ts";
 import { datasetTokens } from "./dataset.ts";
 import { UsageError } from "./errors.ts";
-import { PRUNE_RESULT_VERSION, PruneError, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
+import { PRUNE_RESULT_VERSION, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
 import { pruneStructuredFile, type StructuredResult } from "../prune/structured/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 
@@ -110,27 +110,22 @@ export async function pruneCommand(model: string, options: PruneCommandOptions):
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: ${JSON.stringify(options.seed)} is not an integer`);
   const results: PruneResult[] = [];
   for (const sparsity of sparsities) {
-    try {
-      const result = await pruneFile({
-        input: model,
-        output: pathFor(options.out, sparsity ?? 0, several),
-        mask: options.mask === undefined ? undefined : pathFor(options.mask, sparsity ?? 0, several),
-        method: options.method,
-        options: methodOptions(options),
-        sparsity,
-        seed,
-        patterns: { include: options.include, exclude: options.exclude },
-        externalData: options.externalData,
-        engine: options.engine,
-        calibration,
-        log: (message) => console.error(message),
-      });
-      console.error(summary(result));
-      results.push(result);
-    } catch (error) {
-      if (error instanceof PruneError) throw new UsageError(error.message, 1);
-      throw error;
-    }
+    const result = await pruneFile({
+      input: model,
+      output: pathFor(options.out, sparsity ?? 0, several),
+      mask: options.mask === undefined ? undefined : pathFor(options.mask, sparsity ?? 0, several),
+      method: options.method,
+      options: methodOptions(options),
+      sparsity,
+      seed,
+      patterns: { include: options.include, exclude: options.exclude },
+      externalData: options.externalData,
+      engine: options.engine,
+      calibration,
+      log: (message) => console.error(message),
+    });
+    console.error(summary(result));
+    results.push(result);
   }
   if (options.json) {
     const report: PruneReport = { schema: PRUNE_RESULT_VERSION, results };
@@ -146,21 +141,16 @@ export function structuredCommand(model: string, options: PruneCommandOptions): 
     if (!Number.isFinite(v) || v < 0 || v >= 1) throw new UsageError(`--${flag}: expected a fraction in [0, 1), got ${JSON.stringify(text)}`);
     return v;
   };
-  try {
-    const result = pruneStructuredFile({
-      input: model,
-      output: options.out,
-      heads: fraction("heads", options.heads),
-      neurons: fraction("neurons", options.neurons),
-      externalData: options.externalData,
-      log: (message) => console.error(message),
-    });
-    if (options.json) writeJsonAtomic(options.json, result);
-    return result;
-  } catch (error) {
-    if (error instanceof PruneError) throw new UsageError(error.message, 1);
-    throw error;
-  }
+  const result = pruneStructuredFile({
+    input: model,
+    output: options.out,
+    heads: fraction("heads", options.heads),
+    neurons: fraction("neurons", options.neurons),
+    externalData: options.externalData,
+    log: (message) => console.error(message),
+  });
+  if (options.json) writeJsonAtomic(options.json, result);
+  return result;
 }
 
 export function register(program: Command): void {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
-import { readResultFile, ResultFileError } from "../report/load.ts";
+import { readResultFile } from "../results/read.ts";
 import { renderReport } from "../report/render.ts";
 import { writeReportFiles } from "../report/files.ts";
 import type { ChartMode } from "../report/types.ts";
@@ -31,15 +31,6 @@ function fraction(value: string | undefined, option: string): number | undefined
   return n;
 }
 
-function load(files: string[]) {
-  try {
-    return files.map(readResultFile);
-  } catch (error) {
-    if (error instanceof ResultFileError) throw new UsageError(error.message, 1);
-    throw error;
-  }
-}
-
 export async function reportCommand(files: string[], opts: ReportCliOptions): Promise<void> {
   const modes: ChartMode[] = ["quickchart", "mermaid", "none", "local"];
   if (!modes.includes(opts.charts as ChartMode)) throw new UsageError(`--charts: expected one of ${modes.join(", ")}, got ${JSON.stringify(opts.charts)}`);
@@ -47,8 +38,8 @@ export async function reportCommand(files: string[], opts: ReportCliOptions): Pr
   if (confidence !== undefined && !(confidence > 0 && confidence < 1)) throw new UsageError(`--confidence: expected a value between 0 and 1, got ${opts.confidence}`);
   const maxChars = opts.maxChars === undefined ? undefined : Number(opts.maxChars);
   if (maxChars !== undefined && !(Number.isInteger(maxChars) && maxChars > 0)) throw new UsageError(`--max-chars: expected a positive integer, got ${opts.maxChars}`);
-  const results = load(files);
-  const base = opts.base?.length ? load(opts.base) : undefined;
+  const results = files.map(readResultFile);
+  const base = opts.base?.length ? opts.base.map(readResultFile) : undefined;
   const report = renderReport({
     results,
     base,

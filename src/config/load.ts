@@ -3,12 +3,16 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import { z } from "zod";
+import { UserError, formatIssues } from "../errors.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
-export class ConfigError extends Error {
-  constructor(readonly file: string, readonly issues: string[]) {
-    super(`${file}: invalid config\n${issues.map((i) => `  - ${i}`).join("\n")}`);
-    this.name = "ConfigError";
+/** A bad config: one line per problem, each "file: field.path: what is wrong". */
+export class ConfigError extends UserError {
+  constructor(
+    file: string,
+    readonly issues: string[],
+  ) {
+    super(issues.map((i) => `${file}: ${i}`).join("\n"), { file, field: issues[0]?.split(":")[0] });
   }
 }
 
@@ -27,7 +31,7 @@ export function loadConfig(file: string): LoadedConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError(file, [`cannot read: ${(error as Error).message}`]);
+    throw new ConfigError(file, [`cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
   }
   return parseConfig(text, file);
 }
@@ -42,13 +46,6 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const config = parsed.data;
   const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex");
   return { file, dir: path.dirname(path.resolve(file)), config, hash };
-}
-
-export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const where = issue.path.length > 0 ? issue.path.map(String).join(".") : "(top level)";
-    return `${where}: ${issue.message}`;
-  });
 }
 
 /** The JSON Schema editors use for completion (written to schema/config.schema.json). */

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { UserError } from "../errors.ts";
 
 export const SPLITS = ["train", "valid", "test"] as const;
 export type Split = (typeof SPLITS)[number];
@@ -14,12 +15,7 @@ export interface Corpus {
   sha256(split: Split): string;
 }
 
-export class CorpusError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CorpusError";
-  }
-}
+export class CorpusError extends UserError {}
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");

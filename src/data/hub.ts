@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { writeAllAt, writeAtomicWithAsync } from "../util/atomic.ts";
+import { UserError } from "../errors.ts";
 
 /**
  * Downloads from the Hugging Face hub, with its URL layout:
@@ -34,14 +35,13 @@ export interface HubOptions {
   onProgress?: (progress: { repo: string; file: string; bytes: number; total?: number }) => void;
 }
 
-export class HubError extends Error {
+export class HubError extends UserError {
   constructor(
     readonly ref: HubFile,
     readonly status: number | undefined,
     message: string,
   ) {
-    super(`${ref.kind === "dataset" ? "dataset " : ""}${ref.repo}, file ${JSON.stringify(ref.file)} at ${ref.revision ?? "main"}: ${message}`);
-    this.name = "HubError";
+    super(`${ref.kind === "dataset" ? "dataset " : ""}${ref.repo}, file ${JSON.stringify(ref.file)} at ${ref.revision ?? "main"}: ${message}`, { file: ref.file });
   }
 }
 

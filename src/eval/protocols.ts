@@ -29,6 +29,7 @@
 import { IGNORE_INDEX } from "./loss-graph.ts";
 import { seededRandom } from "../util/random.ts";
 import type { LoadedTokenizer } from "./tokenizer.ts";
+import { UserError } from "../errors.ts";
 
 export type Protocol = "sliding-window" | "paper-nonoverlap" | "masked-lm" | "pseudo-ppl" | "seq2seq-chunk" | "seq2seq-denoise";
 
@@ -50,12 +51,7 @@ export interface Plan {
   coveredTokens: number;
 }
 
-export class EvalInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "EvalInputError";
-  }
-}
+export class EvalInputError extends UserError {}
 
 function tooShort(n: number, needed: number, what: string): never {
   throw new EvalInputError(`the text has ${n} tokens, shorter than ${what} (${needed} tokens); use a longer text or a smaller --seq-len`);

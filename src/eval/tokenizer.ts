@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { UserError } from "../errors.ts";
 
 export type TokenizerKind = "bpe" | "wordpiece" | "unigram" | "other";
 
@@ -37,10 +38,9 @@ export interface LoadedTokenizer {
   tokenToId(token: string): number | undefined;
 }
 
-export class TokenizerError extends Error {
+export class TokenizerError extends UserError {
   constructor(file: string, field: string, message: string) {
-    super(`${file}: ${field} ${message}`);
-    this.name = "TokenizerError";
+    super(`${file}: ${field} ${message}`, { file, field });
   }
 }
 

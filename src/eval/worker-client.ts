@@ -3,6 +3,7 @@
  * limit asks the worker to finish after its current batch; the outcome is then marked partial.
  */
 import { Worker } from "node:worker_threads";
+import { UserError } from "../errors.ts";
 import type { EvalJob, EvalOutcome, EvalProgress } from "./job.ts";
 
 export interface WorkerRunOptions {
@@ -16,10 +17,18 @@ export interface WorkerRun {
   stop(): void;
 }
 
-export class EvalWorkerError extends Error {
-  constructor(message: string, readonly original: string) {
-    super(message);
-    this.name = "EvalWorkerError";
+/**
+ * An error thrown in the evaluation worker, re-raised here: a user error there (a bad dataset,
+ * a model that cannot run) stays one here, with its exit code; the worker's stack is kept for --debug.
+ */
+export class EvalWorkerError extends UserError {
+  constructor(
+    message: string,
+    readonly original: string,
+    readonly workerStack?: string,
+    exitCode?: number,
+  ) {
+    super(message, { exitCode });
   }
 }
 
@@ -39,14 +48,14 @@ export function runInWorker(job: EvalJob, options: WorkerRunOptions = {}): Worke
   const timer = options.timeLimitMs ? setTimeout(stop, options.timeLimitMs) : undefined;
   const result = new Promise<EvalOutcome>((resolve, reject) => {
     let settled = false;
-    worker.on("message", (message: { type: string; progress?: EvalProgress; outcome?: EvalOutcome; message?: string; name?: string }) => {
+    worker.on("message", (message: { type: string; progress?: EvalProgress; outcome?: EvalOutcome; message?: string; name?: string; stack?: string; exitCode?: number }) => {
       if (message.type === "progress") options.onProgress?.(message.progress!);
       else if (message.type === "result") {
         settled = true;
         resolve(message.outcome!);
       } else if (message.type === "error") {
         settled = true;
-        reject(new EvalWorkerError(message.message!, message.name ?? "Error"));
+        reject(new EvalWorkerError(message.message!, message.name ?? "Error", message.stack, message.exitCode));
       }
     });
     worker.on("error", (error) => {

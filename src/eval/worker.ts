@@ -5,6 +5,7 @@
  * behind the blocked event loop).
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { UserError } from "../errors.ts";
 import { runEvalJob, type EvalJob } from "./job.ts";
 
 const { job, stop } = workerData as { job: EvalJob; stop: SharedArrayBuffer };
@@ -15,5 +16,12 @@ runEvalJob(job, {
   onProgress: (progress) => parentPort!.postMessage({ type: "progress", progress }),
 }).then(
   (outcome) => parentPort!.postMessage({ type: "result", outcome }),
-  (error: unknown) => parentPort!.postMessage({ type: "error", message: error instanceof Error ? error.message : String(error), name: error instanceof Error ? error.name : "Error" }),
+  (error: unknown) =>
+    parentPort!.postMessage({
+      type: "error",
+      message: error instanceof Error ? error.message : String(error),
+      name: error instanceof Error ? error.name : "Error",
+      stack: error instanceof Error ? error.stack : undefined,
+      exitCode: error instanceof UserError ? error.exitCode : undefined,
+    }),
 );

@@ -1,7 +1,7 @@
 import type { Result } from "../results/schema.ts";
 import type { GitHub } from "./octokit.ts";
 import type { ResultsStore } from "./store/types.ts";
-import { parseResult } from "./results-files.ts";
+import { parseResult } from "../results/read.ts";
 
 export interface MergeBaseOptions {
   octokit: GitHub;

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { UserError } from "../errors.ts";
 
 /**
  * What the Actions runner tells a step about the run: GITHUB_* variables and the event
@@ -34,12 +35,7 @@ export interface PullRequestRef {
   headRepo: string | null;
 }
 
-export class ContextError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ContextError";
-  }
-}
+export class ContextError extends UserError {}
 
 const PullSchema = z.object({
   number: z.number().int().positive(),

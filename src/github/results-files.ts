@@ -1,35 +1,13 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ResultSchema, type Result } from "../results/schema.ts";
-import { formatIssues } from "../config/load.ts";
+import type { Result } from "../results/schema.ts";
+import { ResultFileError, parseResult } from "../results/read.ts";
+import { formatIssues } from "../errors.ts";
 
 export interface ResultFile {
   file: string;
   result: Result;
-}
-
-export class ResultFileError extends Error {
-  constructor(readonly file: string, readonly issues: string[]) {
-    super(`${file}: not a valid prunebench result\n${issues.map((i) => `  - ${i}`).join("\n")}`);
-    this.name = "ResultFileError";
-  }
-}
-
-/**
- * Validates one result document. Results may come from an untrusted job's artifact, so
- * nothing is used before the schema has passed it.
- */
-export function parseResult(text: string, file: string): Result {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ResultFileError(file, [`JSON: ${(error as Error).message}`]);
-  }
-  const parsed = ResultSchema.safeParse(json);
-  if (!parsed.success) throw new ResultFileError(file, formatIssues(parsed.error));
-  return parsed.data;
 }
 
 /** A JSON file that claims to be a result (has `schema`), as opposed to journals and manifests. */
@@ -114,8 +92,14 @@ export function readManifests(root: string): Manifest[] {
       const p = path.join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
       else if (name === MANIFEST_NAME) {
-        const parsed = ManifestSchema.safeParse(JSON.parse(readFileSync(p, "utf8")));
-        if (!parsed.success) throw new ResultFileError(p, formatIssues(parsed.error));
+        let json: unknown;
+        try {
+          json = JSON.parse(readFileSync(p, "utf8"));
+        } catch (error) {
+          throw new ResultFileError(p, [(error as Error).message], "not valid JSON");
+        }
+        const parsed = ManifestSchema.safeParse(json);
+        if (!parsed.success) throw new ResultFileError(p, formatIssues(parsed.error), "not a valid prunebench run manifest");
         out.push(parsed.data);
       }
     }

@@ -3,12 +3,12 @@ import type { ModelMap } from "../models/types.ts";
 import type { Runner } from "../results/schema.ts";
 import type { StageJournal } from "./journal.ts";
 import type { Progress } from "./progress.ts";
+import { EXIT, UserError } from "../errors.ts";
 
 /** Raised when the user (SIGINT) or a time limit stops a run; finished stages are kept. */
-export class RunInterrupted extends Error {
+export class RunInterrupted extends UserError {
   constructor(readonly stage: string) {
-    super(`interrupted during ${stage}; finished stages are saved, run the same command again to resume`);
-    this.name = "RunInterrupted";
+    super(`interrupted during ${stage}; finished stages are saved, run the same command again to resume`, { exitCode: EXIT.interrupted });
   }
 }
 

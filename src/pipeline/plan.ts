@@ -24,7 +24,7 @@ export function planRuns(config: Config): PlannedRun[] {
   const seen = new Set<string>();
   config.prune.methods.forEach((spec, i) => {
     // Structured pruning rewrites the graph instead of masking weights: it is no mask method.
-    const { method, options } = spec === "structured" ? { method: "structured", options: {} } : methodFromSpec(spec, `prune.methods.${i}`);
+    const { method, options } = spec === "structured" ? { method: "structured", options: {} } : methodFromSpec(spec, `prune.methods[${i}]`);
     const impl = method === "structured" ? undefined : getMethod(method);
     const implied = impl?.impliedSparsity?.(impl.parseOptions(options)) ?? null;
     const sparsities = implied === null ? config.prune.sparsity : [implied];

@@ -8,7 +8,7 @@ export { writeReportFiles, writeCharts, type WrittenReport } from "./files.ts";
 export { REPORT_MARKER_PREFIX, reportMarker, findReportMarker } from "./marker.ts";
 export { compareResults, latencyKey } from "./compare.ts";
 export { mergeByModel } from "./merge.ts";
-export { readResultFile, parseResult, ResultFileError } from "./load.ts";
+export { readResultFile, parseResult, ResultFileError } from "../results/read.ts";
 export { DEFAULT_THRESHOLDS, GITHUB_COMMENT_LIMIT, resolveOptions, resolveThresholds } from "./options.ts";
 export { escapeText, escapeHtml } from "./escape.ts";
 export { quickchartUrl, chartJsConfig } from "./charts/quickchart.ts";

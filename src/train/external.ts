@@ -13,8 +13,9 @@ import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { readFloat32 } from "../onnx/tensor.ts";
 import { writeModel } from "../onnx/write.ts";
 import { checkSparsity, type Masks, type SparsityReport } from "./masks.ts";
+import { UserError } from "../errors.ts";
 
-export class ExternalTrainerError extends Error {}
+export class ExternalTrainerError extends UserError {}
 
 export interface ExternalTrainerOptions {
   /** Shell command with {model} and {out} placeholders (replaced by quoted paths). */

@@ -2,8 +2,9 @@
 import type { ModelProto } from "onnx-buf";
 import { intTensor, ort } from "./session.ts";
 import type { Example } from "./batches.ts";
+import { UserError } from "../errors.ts";
 
-export class FeedError extends Error {}
+export class FeedError extends UserError {}
 
 export function inputTypes(proto: ModelProto): Map<string, number> {
   const out = new Map<string, number>();

@@ -29,6 +29,7 @@ import { GRAD_RULES, NON_DIFFERENTIABLE, type GradContext } from "./grad/index.t
 import { ort, type SessionOptions } from "./session.ts";
 import { tapShapes, type ValueFacts } from "./shapes.ts";
 import { findTiedCopies, isSinusoidal, type TiedCopy } from "./tied.ts";
+import { UserError } from "../errors.ts";
 
 export type LossSpec =
   /** Token-level cross-entropy on the logits: labels [batch, seq] (-100 = not scored), loss = sum(nll) * loss_scale. */
@@ -78,7 +79,7 @@ const PREFIX = "prunebench_train/";
 export const LOSS_OUTPUT = `${PREFIX}loss`;
 export const LOSS_SCALE = `${PREFIX}loss_scale`;
 
-export class GradientError extends Error {}
+export class GradientError extends UserError {}
 
 export async function buildTrainingGraph(options: TrainingGraphOptions): Promise<TrainingGraph> {
   const { model } = options;
