@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { createStopSignal, runConfigs, RunInterrupted } from "../pipeline/index.ts";
+import { EXIT, UserError } from "../errors.ts";
+import { createStopSignal, runConfigs } from "../pipeline/index.ts";
 import type { ChartMode } from "../report/types.ts";
 import { UsageError } from "./errors.ts";
 
@@ -53,9 +54,9 @@ export function register(program: Command): void {
         const done = await runConfigs({ configs: configFiles(configs), outDir: opts.out, cacheDir: opts.cache, stop, charts: opts.charts as ChartMode, report: opts.report, providers: parseProviders(opts.providers) });
         for (const f of done.resultFiles) console.error(`results: ${f}`);
         if (done.reportFile) console.error(`report: ${done.reportFile} (${done.report?.verdict.state})`);
-      } catch (error) {
-        if (error instanceof RunInterrupted) throw new UsageError(error.message, 130);
-        throw error;
+        const failed = done.results.flatMap((r) => r.runs.filter((run) => run.error).map((run) => `${r.model} ${run.id}`));
+        // The sweep went on past them and everything is written; the exit code still says so (CI must not go green).
+        if (failed.length) throw new UserError(`${failed.length} run${failed.length === 1 ? "" : "s"} failed: ${failed.slice(0, 5).join(", ")}${failed.length > 5 ? ", ..." : ""} (the errors are in the results and at the top of the report)`, { exitCode: EXIT.runsFailed });
       } finally {
         process.off("SIGINT", onSigint);
       }
