@@ -1,5 +1,6 @@
 import { parseStoreSpec, type StoreSpec } from "../src/github/store/index.ts";
 import type { Thresholds } from "../src/github/report.ts";
+import { UserError } from "../src/errors.ts";
 
 /** The action.yml inputs, parsed and checked once; every error names the input. */
 export interface ActionInputs {
@@ -29,10 +30,9 @@ export const INPUT_NAMES = [
   "providers", "charts", "comment", "comment-key", "summary", "check-run", "shard", "pull-request", "allow-pull-request-target",
 ] as const;
 
-export class InputError extends Error {
+export class InputError extends UserError {
   constructor(readonly input: string, message: string) {
-    super(`input '${input}': ${message}`);
-    this.name = "InputError";
+    super(`input '${input}': ${message}`, { field: input });
   }
 }
 
