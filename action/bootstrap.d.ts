@@ -1,2 +1,3 @@
-/** Types of bootstrap.js, which stays plain JavaScript so it runs before any install. */
 export function detectGpu(): { name: string; driver: string } | null;
+export function diskBytes(dir: string): number;
+export function keepPlatformBinaries(modules: string, platform?: string, arch?: string): void;

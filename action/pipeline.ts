@@ -18,10 +18,10 @@ export interface RunConfigsOptions {
 export type RunConfigs = (options: RunConfigsOptions) => Promise<unknown>;
 
 export async function loadRunConfigs(): Promise<RunConfigs> {
-  const url = new URL("../src/pipeline/index.ts", import.meta.url).href;
   let mod: { runConfigs?: unknown };
   try {
-    mod = (await import(url)) as { runConfigs?: unknown };
+    // A literal specifier, so that esbuild puts the pipeline in a chunk of its own (dist/).
+    mod = (await import("../src/pipeline/index.ts")) as { runConfigs?: unknown };
   } catch (error) {
     throw new Error(`cannot load the pipeline (src/pipeline/index.ts): ${(error as Error).message}`, { cause: error });
   }

@@ -42,5 +42,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] && /(?:cli\.ts|prunebench(?:\.js)?)$/.test(process.argv[1]);
+const isEntry = process.argv[1] && /(?:cli\.[jt]s|prunebench(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) process.exitCode = await main(process.argv);

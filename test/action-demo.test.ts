@@ -73,6 +73,8 @@ eval:
     GITHUB_OUTPUT: output,
     RUNNER_TEMP: path.join(tmp, "runner-temp"),
     PRUNEBENCH_SKIP_INSTALL: "true",
+    // The sources, not dist/ (which the lead rebuilds; test/dist.test.ts runs a fresh build).
+    PRUNEBENCH_FROM_SOURCE: "true",
     PRUNEBENCH_FORCE_CPU: "true",
     PRUNEBENCH_API_RETRY_BASE_MS: "5",
     PRUNEBENCH_API_WRITE_GAP_MS: "0",

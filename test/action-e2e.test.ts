@@ -85,6 +85,8 @@ async function runEntry(ws: string, options: { event?: unknown; eventName?: stri
     GITHUB_OUTPUT: outputFile,
     RUNNER_TEMP: path.join(ws, "..", "runner-temp"),
     PRUNEBENCH_SKIP_INSTALL: "true",
+    // The sources, not dist/ (which the lead rebuilds; test/dist.test.ts runs a fresh build).
+    PRUNEBENCH_FROM_SOURCE: "true",
     PRUNEBENCH_API_RETRY_BASE_MS: "5",
     PRUNEBENCH_API_WRITE_GAP_MS: "0",
   };

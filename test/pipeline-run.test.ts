@@ -75,7 +75,8 @@ test("a run killed with SIGKILL resumes without redoing finished stages and give
   const stages = path.join(out, "demo-decoder", "stages");
   const cli = (onStage?: () => boolean) =>
     new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [path.join(root, "bin/prunebench.js"), "run", config, "--out", out, "--cache", path.join(dir, "cache"), "--no-report"], { stdio: "ignore" });
+      // PRUNEBENCH_FROM_SOURCE: the installed entry point on the sources, not on a dist/ that may lag them.
+      const child = spawn(process.execPath, [path.join(root, "bin/prunebench.js"), "run", config, "--out", out, "--cache", path.join(dir, "cache"), "--no-report"], { stdio: "ignore", env: { ...process.env, PRUNEBENCH_FROM_SOURCE: "1" } });
       const timer = onStage
         ? setInterval(() => {
             if (onStage()) {

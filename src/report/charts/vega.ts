@@ -1,6 +1,6 @@
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
-import { Resvg } from "@resvg/resvg-js";
+import { createRequire } from "node:module";
+import type { TopLevelSpec } from "vega-lite";
+import type * as ResvgModule from "@resvg/resvg-js";
 import type { ChartSpec } from "../types.ts";
 import { color } from "./palette.ts";
 
@@ -104,6 +104,8 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
 
 /** SVG text of a chart, rendered by Vega in Node: no canvas, no browser, no network. */
 export async function renderSvg(spec: ChartSpec): Promise<string> {
+  // Loaded on first use: Vega and Vega-Lite are a fifth of the CLI's code, and most commands draw no chart.
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
   const compiled = compile(vegaLiteSpec(spec)).spec;
   // A loader that refuses everything: the data is inline and nothing may be fetched.
   const loader = vega.loader({ mode: "file" });
@@ -118,6 +120,8 @@ export async function renderSvg(spec: ChartSpec): Promise<string> {
 
 /** PNG bytes of an SVG at `scale` times its size, drawn by resvg with the system's fonts. */
 export function svgToPng(svg: string, scale = 2): Uint8Array {
+  // Native and only for PNG files (the CLI's): required on first use, so the bundled Action never needs it.
+  const { Resvg } = createRequire(import.meta.url)("@resvg/resvg-js") as typeof ResvgModule;
   const resvg = new Resvg(svg, {
     fitTo: { mode: "zoom", value: scale },
     font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans", sansSerifFamily: "DejaVu Sans" },
