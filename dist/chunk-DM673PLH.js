@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{RunInterrupted,createStopSignal,resultFile,runConfigs}from"./chunk-7C4KZIPZ.js";import"./chunk-A5KXN5XA.js";import"./chunk-4FMCNX3Q.js";import"./chunk-PPXCYA7O.js";import"./chunk-VTKLSYZG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
