@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -27,4 +29,30 @@ export function benchMain(moduleUrl: string, run: () => Promise<BenchResult>): v
       },
     );
   }
+}
+
+/** The 1-minute load average, beside every timing (the machines are shared). */
+export function loadAverage(): number {
+  return Number(os.loadavg()[0].toFixed(2));
+}
+
+/**
+ * A Python with torch for the reference scripts in bench/ (python3 on PATH first, then the
+ * system's /usr/bin/python3, where Debian's python3-torch lives), or why there is none.
+ */
+export function torchPython(): { python: string } | { skipped: string } {
+  const tried: string[] = [];
+  for (const python of [...new Set(["python3", "/usr/bin/python3"])]) {
+    const probe = spawnSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+    if (probe.status === 0) return { python };
+    tried.push(`${python}: ${probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? `exit ${probe.status}`)}`);
+  }
+  return { skipped: `no Python with torch (install python3-torch and libopenblas0-pthread); tried ${tried.join("; ")}` };
+}
+
+/** Runs a bench/ Python script with one JSON argument and parses the JSON line it prints. */
+export function runPythonJson(python: string, script: string, argument: unknown, timeoutMs = 3_600_000): Record<string, unknown> {
+  const result = spawnSync(python, [script, JSON.stringify(argument)], { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "2" } });
+  if (result.status !== 0) throw new Error(`${script} failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  return JSON.parse(result.stdout.trim().split("\n").pop() ?? "") as Record<string, unknown>;
 }

@@ -10,8 +10,11 @@ import { buildModel, mapModel } from "../src/models/index.ts";
 import { readModel } from "../src/onnx/index.ts";
 import { pruneModel } from "../src/prune/index.ts";
 import type { CalibrationData } from "../src/prune/calibrated/index.ts";
+import { gemm } from "../src/prune/calibrated/gemm.ts";
+import { sparseGptPrune } from "../src/prune/calibrated/sparsegpt-solve.ts";
+import { normalDraws, seededRandom } from "../src/util/random.ts";
 import { makeDemoModel } from "../scripts/make-demo-models.ts";
-import { benchMain, peakRssBytes, timed } from "./lib.ts";
+import { benchMain, loadAverage, peakRssBytes, runPythonJson, timed, torchPython } from "./lib.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -109,12 +112,81 @@ async function gpt2(): Promise<Record<string, unknown>> {
   };
 }
 
-/** PRUNEBENCH_SPARSEGPT_PART=ordering or gpt2 runs one half (the GPT-2 half takes minutes). */
+/** [inputs, outputs] of the four matrices of one GPT-2 layer: qkv, attention output, MLP in, MLP out. */
+const GPT2_LAYER_SHAPES: [number, number][] = [
+  [768, 2304],
+  [768, 768],
+  [768, 3072],
+  [3072, 768],
+];
+
+/** H = (2 / tokens) X^T X of Gaussian activations, as the reference code's add_batch scales it. */
+async function randomHessian(inputs: number, tokens: number, seed: number): Promise<Float64Array> {
+  const normal = normalDraws(seededRandom(seed));
+  const x = Float32Array.from({ length: tokens * inputs }, normal);
+  const h = await gemm({ data: x, rows: tokens, cols: inputs }, { data: x, rows: tokens, cols: inputs }, { transA: true, alpha: 2 / tokens });
+  return Float64Array.from(h);
+}
+
+/**
+ * The 48 per-matrix solves of SparseGPT at 50% on GPT-2's shapes (12 layers of the four
+ * matrices above; blocks of 128, 1% dampening; Hessians of SOLVE_TOKENS Gaussian tokens, as
+ * 4 calibration windows of 128 give), by prunebench's solver and by the torch reference
+ * (bench/sparsegpt_reference.py, IST-DASLab's fasterprune, 2 threads), in rounds that
+ * alternate the two so both see the same load. Only the solves are timed, on both sides.
+ */
+const SOLVE_TOKENS = 512;
+const SOLVE_LAYERS = Number(process.env.PRUNEBENCH_SPARSEGPT_SOLVE_LAYERS ?? 12);
+const SOLVE_ROUNDS = 3;
+
+async function solves(): Promise<Record<string, unknown>> {
+  const torch = torchPython();
+  const script = path.join(root, "bench/sparsegpt_reference.py");
+  const hessians = new Map<number, Float64Array>();
+  for (const [inputs] of GPT2_LAYER_SHAPES) if (!hessians.has(inputs)) hessians.set(inputs, await randomHessian(inputs, SOLVE_TOKENS, inputs));
+  const normal = normalDraws(seededRandom(1));
+  let ours = 0;
+  let reference = 0;
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < SOLVE_ROUNDS; round++) {
+    const layers = Math.round(((round + 1) * SOLVE_LAYERS) / SOLVE_ROUNDS) - Math.round((round * SOLVE_LAYERS) / SOLVE_ROUNDS);
+    const load = loadAverage();
+    let seconds = 0;
+    for (let layer = 0; layer < layers; layer++) {
+      for (const [inputs, outputs] of GPT2_LAYER_SHAPES) {
+        const w = Float32Array.from({ length: inputs * outputs }, () => 0.02 * normal());
+        seconds += (await timed(() => sparseGptPrune(w, inputs, outputs, hessians.get(inputs)!, 0.5))).seconds;
+      }
+    }
+    ours += seconds;
+    const entry: Record<string, number> = { layers, prunebenchSeconds: seconds, loadAverage: load };
+    if ("python" in torch) {
+      const ref = runPythonJson(torch.python, script, { shapes: GPT2_LAYER_SHAPES.map(([i, o]) => [i, o, layers]), tokens: SOLVE_TOKENS, threads: 2, blocksize: 128, damp: 0.01, sparsity: 0.5 });
+      entry.torchSeconds = Number(ref.seconds);
+      entry.loadAverageAfter = loadAverage();
+      reference += entry.torchSeconds;
+    }
+    rounds.push(entry);
+    process.stderr.write(`sparsegpt solves: round ${round + 1}/${SOLVE_ROUNDS} ${JSON.stringify(entry)}\n`);
+  }
+  return {
+    shapes: `${SOLVE_LAYERS} x [${GPT2_LAYER_SHAPES.map(([i, o]) => `${i}x${o}`).join(", ")}] (inputs x outputs), ${SOLVE_TOKENS}-token Hessians, 50%, blocks of 128, 1% damp`,
+    prunebenchSeconds: ours,
+    ...("python" in torch ? { torchSeconds: reference, ratio: ours / reference } : { torch: torch.skipped }),
+    rounds,
+  };
+}
+
+/**
+ * PRUNEBENCH_SPARSEGPT_PART=ordering, solves or gpt2 runs one part (the GPT-2 pipeline takes
+ * minutes; solves compares the per-matrix solver with torch's).
+ */
 export async function run(): Promise<Record<string, unknown>> {
   const part = process.env.PRUNEBENCH_SPARSEGPT_PART ?? "all";
   return {
-    ...(part !== "gpt2" ? { ordering: await ordering() } : {}),
-    ...(part !== "ordering" ? { gpt2: await gpt2() } : {}),
+    ...(part === "all" || part === "ordering" ? { ordering: await ordering() } : {}),
+    ...(part === "all" || part === "solves" ? { solves: await solves() } : {}),
+    ...(part === "all" || part === "gpt2" ? { gpt2: await gpt2() } : {}),
   };
 }
 

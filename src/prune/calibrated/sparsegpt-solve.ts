@@ -8,6 +8,12 @@
 import { Bitmask } from "../bitmask.ts";
 import { PruneError } from "../errors.ts";
 import { prunedCount } from "../rounding.ts";
+import { selectSmallest } from "../select.ts";
+import { inverseCholeskyUpper } from "./cholesky.ts";
+import { gemm } from "./gemm.ts";
+import { SweepArena } from "./sweep-kernel.ts";
+
+export { inverseCholeskyUpper };
 
 export interface SparseGptOptions {
   /** Keep n of every m consecutive inputs of each output; unstructured when absent. */
@@ -21,153 +27,133 @@ export interface SparseGptOptions {
 export const SPARSEGPT_DEFAULTS: SparseGptOptions = { blockSize: 128, damp: 0.01 };
 
 /**
- * Upper-triangular U with H^-1 = U^T U, the factor the sweep reads. With P the reversal
- * permutation and P H P = L L^T, H^-1 = (P L^-1 P)^T (P L^-1 P), so U = P L^-1 P: one Cholesky
- * and one triangular inverse instead of the reference code's Cholesky, cholesky_inverse and a
- * second Cholesky. `h` is overwritten.
- */
-export function inverseCholeskyUpper(h: Float64Array, n: number): Float64Array {
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  // Lower Cholesky in place (row-oriented).
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j <= i; j++) {
-      const rj = j * n;
-      let sum = a[ri + j];
-      for (let k = 0; k < j; k++) sum -= a[ri + k] * a[rj + k];
-      if (i === j) {
-        if (!(sum > 0)) throw new PruneError(`sparsegpt: the Hessian is not positive definite at ${n - 1 - i} (raise damp)`);
-        a[ri + i] = Math.sqrt(sum);
-      } else {
-        a[ri + j] = sum / a[rj + j];
-      }
-    }
-  }
-  // Inverse X of the lower factor, row by row: X[i, :] = (e_i - sum_k<i L[i][k] X[k, :]) / L[i][i],
-  // each term an update along a contiguous row (a column-oriented solve strides through memory).
-  const inv = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let k = 0; k < i; k++) {
-      const f = a[ri + k];
-      if (f === 0) continue;
-      const rk = k * n;
-      for (let j = 0; j <= k; j++) inv[ri + j] -= f * inv[rk + j];
-    }
-    inv[ri + i] = 1;
-    const d = a[ri + i];
-    for (let j = 0; j <= i; j++) inv[ri + j] /= d;
-  }
-  const u = h;
-  u.fill(0);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = inv[(n - 1 - i) * n + (n - 1 - j)];
-  return u;
-}
-
-/**
  * Prunes W [rows = in, cols = out] in place given H = sum of x x^T over calibration tokens
  * (any positive scale: the dampening is relative and the update scale-free). Returns the
  * keep-mask; pruned weights are written as 0 and the kept ones carry the OBS update.
  * Unstructured sparsity picks, per block of rows, the lowest w^2 / [H^-1]_ii^2 of the block
  * (the paper's adaptive mask selection), with block counts that add up to exactly round(s*n).
+ *
+ * float32 throughout, as the reference code: the factor U (cholesky.ts), the in-block sweep
+ * (a WebAssembly kernel, sweep.wat) and the lazy update of the rows past each block, one
+ * matrix product run by onnxruntime. `w` is only written once the factor exists, so an
+ * indefinite Hessian leaves it as it was.
  */
-export function sparseGptPrune(w: Float32Array, rows: number, cols: number, hessian: Float64Array, sparsity: number, options: SparseGptOptions = SPARSEGPT_DEFAULTS): Bitmask {
+export async function sparseGptPrune(w: Float32Array, rows: number, cols: number, hessian: Float64Array, sparsity: number, options: SparseGptOptions = SPARSEGPT_DEFAULTS): Promise<Bitmask> {
   if (w.length !== rows * cols || hessian.length !== rows * rows) throw new PruneError(`sparsegpt: a ${rows}x${cols} weight needs a ${rows}x${rows} Hessian`);
   const { nm, blockSize, damp } = options;
   if (nm && rows % nm.m !== 0) throw new PruneError(`sparsegpt: ${rows} inputs do not split into groups of ${nm.m}`);
   if (nm && blockSize % nm.m !== 0) throw new PruneError(`sparsegpt: block size ${blockSize} is not a multiple of M = ${nm.m}`);
-  const h = Float64Array.from(hessian);
-  const W = Float64Array.from(w);
   // Dead inputs (never nonzero in calibration): their weights cannot matter, so they go to 0
   // and H gets a 1 on the diagonal to stay invertible (reference code).
+  const dead: number[] = [];
   let diagSum = 0;
   for (let i = 0; i < rows; i++) {
-    if (h[i * rows + i] === 0) {
-      h[i * rows + i] = 1;
-      W.fill(0, i * cols, (i + 1) * cols);
-    }
-    diagSum += h[i * rows + i];
+    const d = hessian[i * rows + i];
+    if (d === 0) dead.push(i);
+    diagSum += d === 0 ? 1 : d;
   }
   const lambda = (damp * diagSum) / rows;
-  for (let i = 0; i < rows; i++) h[i * rows + i] += lambda;
-  const u = inverseCholeskyUpper(h, rows);
+  const h = new Float32Array(rows * rows);
+  for (let k = 0; k < h.length; k++) h[k] = hessian[k];
+  for (let i = 0; i < rows; i++) h[i * rows + i] = (hessian[i * rows + i] || 1) + lambda;
+  const u = await inverseCholeskyUpper(h, rows);
+  for (const i of dead) w.fill(0, i * cols, (i + 1) * cols);
   const mask = Bitmask.full(rows * cols);
-  const total = rows * cols;
+  const arena = new SweepArena(Math.min(blockSize, rows), cols);
+  const { ld } = arena;
   let before = 0;
-  const err = new Float64Array(blockSize * cols);
   for (let i1 = 0; i1 < rows; i1 += blockSize) {
     const i2 = Math.min(i1 + blockSize, rows);
+    const b = i2 - i1;
+    for (let r = 0; r < b; r++) {
+      arena.w.set(w.subarray((i1 + r) * cols, (i1 + r + 1) * cols), r * ld);
+      arena.u.set(u.subarray((i1 + r) * rows + i1, (i1 + r) * rows + i2), r * b);
+    }
+    arena.m.fill(1, 0, b * ld);
     if (!nm) {
       const count = prunedCount(sparsity, i2 * cols) - prunedCount(sparsity, before);
       before = i2 * cols;
-      pruneLowest(W, u, rows, cols, i1, i2, count, mask);
+      pruneLowest(arena, b, cols, count, `sparsegpt scores of rows ${i1}..${i2 - 1}`);
+      arena.sweep(b, 0, b);
+    } else {
+      for (let g = 0; g < b; g += nm.m) {
+        pruneNM(arena, b, cols, g, nm);
+        arena.sweep(b, g, g + nm.m);
+      }
     }
-    for (let i = i1; i < i2; i++) {
-      if (nm && (i - i1) % nm.m === 0) pruneNM(W, u, rows, cols, i, nm, mask);
-      const d = u[i * rows + i];
-      const e = err.subarray((i - i1) * cols, (i - i1 + 1) * cols);
-      const ri = i * cols;
+    for (let r = 0; r < b; r++) {
+      const row = (i1 + r) * cols;
       for (let o = 0; o < cols; o++) {
-        const at = ri + o;
-        const q = mask.get(at) ? W[at] : 0;
-        e[o] = (W[at] - q) / d;
-        W[at] = q;
-      }
-      // Update the rest of the block now; rows past it wait for the lazy batch update.
-      for (let r = i + 1; r < i2; r++) {
-        const f = u[i * rows + r];
-        if (f === 0) continue;
-        const rr = r * cols;
-        for (let o = 0; o < cols; o++) W[rr + o] -= e[o] * f;
+        if (arena.m[r * ld + o] === 0) {
+          mask.prune(row + o);
+          w[row + o] = 0;
+        } else {
+          w[row + o] = arena.w[r * ld + o];
+        }
       }
     }
-    for (let r = i2; r < rows; r++) {
-      const rr = r * cols;
-      for (let i = i1; i < i2; i++) {
-        const f = u[i * rows + r];
-        if (f === 0) continue;
-        const e = (i - i1) * cols;
-        for (let o = 0; o < cols; o++) W[rr + o] -= err[e + o] * f;
-      }
-    }
+    if (i2 < rows) await lazyUpdate(w, u, rows, cols, i1, i2, arena);
   }
-  for (let k = 0; k < total; k++) w[k] = mask.get(k) ? W[k] : 0;
   return mask;
 }
 
-/** Prunes the `count` lowest w^2 / U_ii^2 among rows [i1, i2) (ties: lower index first). */
-function pruneLowest(W: Float64Array, u: Float64Array, rows: number, cols: number, i1: number, i2: number, count: number, mask: Bitmask): void {
-  if (count <= 0) return;
-  const n = (i2 - i1) * cols;
-  const scores = new Float64Array(n);
-  for (let i = i1; i < i2; i++) {
-    const d = u[i * rows + i];
-    for (let o = 0; o < cols; o++) {
-      const v = W[i * cols + o];
-      scores[(i - i1) * cols + o] = (v * v) / (d * d);
-    }
+/** W[i2:, :] -= U[i1:i2, i2:]^T E: the block's errors applied to every row after it at once. */
+async function lazyUpdate(w: Float32Array, u: Float32Array, rows: number, cols: number, i1: number, i2: number, arena: SweepArena): Promise<void> {
+  const b = i2 - i1;
+  const rest = rows - i2;
+  const uRest = new Float32Array(b * rest);
+  for (let r = 0; r < b; r++) uRest.set(u.subarray((i1 + r) * rows + i2, (i1 + r + 1) * rows), r * rest);
+  let e = arena.e.subarray(0, b * cols);
+  if (arena.ld !== cols) {
+    e = new Float32Array(b * cols);
+    for (let r = 0; r < b; r++) e.set(arena.e.subarray(r * arena.ld, r * arena.ld + cols), r * cols);
   }
-  const order = new Int32Array(n);
-  for (let k = 0; k < n; k++) order[k] = k;
-  order.sort((a, b) => scores[a] - scores[b] || a - b);
-  for (let k = 0; k < count; k++) mask.prune(i1 * cols + order[k]);
+  const tail = w.subarray(i2 * cols);
+  tail.set(await gemm({ data: uRest, rows: b, cols: rest }, { data: e, rows: b, cols }, { transA: true, alpha: -1, c: { data: tail, rows: rest, cols } }));
 }
 
-/** In each output, prunes the m-n lowest w^2 / U_ii^2 of inputs [i, i+m) (reference code's topk). */
-function pruneNM(W: Float64Array, u: Float64Array, rows: number, cols: number, i: number, nm: { n: number; m: number }, mask: Bitmask): void {
+/**
+ * Prunes the `count` lowest w^2 / U_ii^2 of the block's b rows (ties: lower index first), by
+ * the radix selection over the scores' float32 bits that magnitude pruning uses.
+ */
+function pruneLowest(arena: SweepArena, b: number, cols: number, count: number, name: string): void {
+  if (count <= 0) return;
+  const scores = new Float32Array(b * cols);
+  for (let r = 0; r < b; r++) {
+    const d = arena.u[r * b + r];
+    const d2 = d * d;
+    for (let o = 0; o < cols; o++) {
+      const v = arena.w[r * arena.ld + o];
+      scores[r * cols + o] = (v * v) / d2;
+    }
+  }
+  const keys = new Uint32Array(scores.buffer);
+  const { threshold, ties } = selectSmallest([{ name, keys }], Math.min(count, keys.length), { abs: true });
+  let left = ties;
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k];
+    if (key < threshold || (key === threshold && left-- > 0)) arena.m[Math.floor(k / cols) * arena.ld + (k % cols)] = 0;
+  }
+}
+
+/** In each output, prunes the m-n lowest w^2 / U_ii^2 of the block's rows [g, g+m) (reference code's topk). */
+function pruneNM(arena: SweepArena, b: number, cols: number, g: number, nm: { n: number; m: number }): void {
   const drop = nm.m - nm.n;
   if (drop === 0) return;
+  const { ld } = arena;
   const scores = new Float64Array(nm.m);
-  const order = new Int32Array(nm.m);
   for (let o = 0; o < cols; o++) {
     for (let j = 0; j < nm.m; j++) {
-      const d = u[(i + j) * rows + i + j];
-      const v = W[(i + j) * cols + o];
+      const d = arena.u[(g + j) * b + g + j];
+      const v = arena.w[(g + j) * ld + o];
       scores[j] = (v * v) / (d * d);
-      order[j] = j;
     }
-    order.sort((a, b) => scores[a] - scores[b] || a - b);
-    for (let j = 0; j < drop; j++) mask.prune((i + order[j]) * cols + o);
+    // `drop` times the lowest remaining score, the lower index on ties.
+    for (let k = 0; k < drop; k++) {
+      let best = -1;
+      for (let j = 0; j < nm.m; j++) if (scores[j] >= 0 && (best < 0 || scores[j] < scores[best])) best = j;
+      scores[best] = -1;
+      arena.m[(g + best) * ld + o] = 0;
+    }
   }
 }

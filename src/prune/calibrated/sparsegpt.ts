@@ -48,11 +48,11 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 /** Prunes one target in place (its weights become the reconstruction) and returns its mask. */
-export function pruneTarget(t: PruneTarget, hessian: Float64Array, sparsity: number, options: SparseGptOptions) {
+export async function pruneTarget(t: PruneTarget, hessian: Float64Array, sparsity: number, options: SparseGptOptions) {
   const { inputs, outputs, outIn } = dims(t);
   if (!outIn) return sparseGptPrune(t.weights, inputs, outputs, hessian, sparsity, options);
   const w = transpose(t.weights, outputs, inputs);
-  const mask = sparseGptPrune(w, inputs, outputs, hessian, sparsity, options);
+  const mask = await sparseGptPrune(w, inputs, outputs, hessian, sparsity, options);
   t.weights.set(transpose(w, inputs, outputs));
   return mask.transposed(inputs, outputs);
 }
@@ -74,7 +74,7 @@ export async function sparseGptMasks(targets: readonly PruneTarget[], sparsityOf
     const stats = await collectInputStats(work, sizes, "hessian", calibration);
     for (const t of group) {
       const h = stats.get(inputOf.get(t.name)!)!.values;
-      masks.set(t.name, pruneTarget(t, h, sparsityOf(t), options));
+      masks.set(t.name, await pruneTarget(t, h, sparsityOf(t), options));
       // The calibration copy gets its own bytes (the target may be a view of the output model),
       // in the weight's own type so an fp16 graph stays well-typed.
       const tensor = findInitializer(graph, t.name);
