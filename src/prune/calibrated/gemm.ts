@@ -5,10 +5,11 @@
  * Each product shape is one small graph with symbolic dimensions, built once per process.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorShapeProto_DimensionSchema, TypeProto_TensorSchema, TypeProtoSchema, ValueInfoProtoSchema, type ModelProto } from "onnx-buf";
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type ModelProto } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { DataType } from "../../onnx/dtype.ts";
 import { addNode, makeAttribute } from "../../onnx/graph.ts";
+import { valueInfoFor } from "../../onnx/infer.ts";
 
 /** Y = alpha * op(A) @ op(B) (+ C when `accumulate`), op transposing where asked. */
 export interface GemmSpec {
@@ -19,20 +20,7 @@ export interface GemmSpec {
   accumulate: boolean;
 }
 
-function floatInput(name: string, dims: string[]) {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, {
-      value: {
-        case: "tensorType",
-        value: create(TypeProto_TensorSchema, {
-          elemType: DataType.FLOAT,
-          shape: { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: { case: "dimParam", value: d } })) },
-        }),
-      },
-    }),
-  });
-}
+const floatInput = (name: string, shape: string[]) => valueInfoFor(name, { dtype: DataType.FLOAT, shape });
 
 /** The one-node graph of a product; exported so graph-wide checks (op coverage) can see it. */
 export function gemmModel(spec: GemmSpec): ModelProto {
