@@ -2,7 +2,8 @@
  * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019: the decay is
  * applied to the weights directly, not through the gradient) on Float32Arrays, with clipping
  * by global norm and pruning masks re-applied after every step, so a pruned weight is exactly
- * 0 whatever the update would have been.
+ * 0 whatever the update would have been. The training loop runs the same update as an ONNX
+ * graph (./optimizer-graph.ts); adamwStep is its reference, and the tests hold the two equal.
  */
 export interface AdamWOptions {
   beta1?: number;

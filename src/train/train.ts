@@ -15,7 +15,8 @@ import { randomBatch, sequentialBatches, type BatchOptions, type Example } from 
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { batchFeeds, inputTypes, scaleTensor } from "./feeds.ts";
 import { checkSparsity, type Masks, type SparsityReport } from "./masks.ts";
-import { adamwStep, learningRate, newParamState, type ParamState, type Schedule } from "./optimizer.ts";
+import { learningRate, newParamState, type ParamState, type Schedule } from "./optimizer.ts";
+import { GraphAdamW } from "./optimizer-graph.ts";
 import { Rng } from "./rng.ts";
 import { createSession, ort, type SessionOptions } from "./session.ts";
 import { transpose2d, type TiedCopy } from "./tied.ts";
@@ -130,8 +131,10 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   const feedTypes = inputTypes(graph.train);
   const trainSession = await createSession(graph.train, o.session);
   const evalSession = await createSession(graph.evaluate, o.session);
+  let optimizer: GraphAdamW | undefined;
   try {
     const states = initialStates(o.model, graph, o.masks);
+    optimizer = await GraphAdamW.create(states, { weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1, accumulate }, o.session);
     const byName = new Map(states.map((s) => [s.name, s]));
     const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, tensorOf(byName.get(p.name)!.value, p.dims)]));
     const feedsFor = (examples: Example[], scale: number) => ({ ...batchFeeds(examples, graph.inputs, feedTypes, { [graph.scale!]: scaleTensor(scale) }), ...paramFeeds() });
@@ -174,19 +177,18 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
     let step = start;
     const end = Math.min(o.steps, o.stopAt ?? o.steps);
     for (; step < end; step++) {
-      let grads: Float32Array[] | undefined;
+      // Micro-batch gradients go to the optimizer graph as they came out (it sums them).
+      const grads: ort.Tensor[][] = [];
       let loss = 0;
       for (let micro = 0; micro < accumulate; micro++) {
         const examples = randomBatch(train, o.batch, batchOptions, rng);
         const out = await trainSession.run(feedsFor(examples, 1 / (scored(examples) * accumulate)));
         loss += out[graph.loss].data[0] as number;
-        const g = graph.params.map((p) => out[p.grad].data as Float32Array);
-        if (!grads) grads = g;
-        else grads.forEach((acc, k) => addInto(acc, g[k]));
+        grads.push(graph.params.map((p) => out[p.grad]));
         trainedTokens += examples.length * o.seqLen;
       }
       const lr = learningRate(step, { lr: o.lr, steps: o.steps, warmup, schedule: o.schedule ?? "linear", minLr: o.minLr });
-      const gradNorm = adamwStep(states, grads!, lr, step + 1, { weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1 });
+      const gradNorm = await optimizer.step(grads, lr, step + 1);
       history.push({ step: step + 1, loss, lr, gradNorm });
       const seconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
       o.onProgress?.({ kind: "step", step: step + 1, steps: o.steps, loss, lr, gradNorm, tokensPerSecond: trainedTokens / seconds });
@@ -235,6 +237,7 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   } finally {
     await trainSession.release();
     await evalSession.release();
+    await optimizer?.release();
   }
 }
 
@@ -242,10 +245,6 @@ function scored(examples: Example[]): number {
   let n = 0;
   for (const e of examples) for (const l of e.labels) if (l !== IGNORE_INDEX) n++;
   return n;
-}
-
-function addInto(acc: Float32Array, g: Float32Array): void {
-  for (let i = 0; i < acc.length; i++) acc[i] += g[i];
 }
 
 function tensorOf(data: Float32Array, dims: number[]): ort.Tensor {
