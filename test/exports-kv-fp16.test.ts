@@ -16,6 +16,7 @@ import { DataType } from "../src/onnx/dtype.ts";
 import { graphOf, readModel } from "../src/onnx/model.ts";
 import { readFloat32 } from "../src/onnx/tensor.ts";
 import { pruneFile } from "../src/prune/index.ts";
+import { pruneStructuredFile } from "../src/prune/structured/index.ts";
 import { loadMasks } from "../src/train/masks.ts";
 import { SHARED_MODELS, skipWithoutShared } from "./helpers/shared-data.ts";
 
@@ -101,3 +102,44 @@ for (const [label, file, type] of [
     }
   });
 }
+
+/** Elements of every float initializer: what a structured rewrite really removes. */
+function floatElements(file: string): number {
+  let n = 0;
+  for (const t of graphOf(readModel(file)).initializer) if (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16) n += t.dims.reduce((a, d) => a * Number(d), 1);
+  return n;
+}
+
+test("structured pruning of both exports: head count from the fused attention nodes, shared biases copied per layer, caches resized, types kept", { skip: skipWithoutShared(LLAMA_FP16, GPT2_PAST) }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-exports-structured-"));
+  try {
+    // GPT-2 (fused Attention, 4 heads; the optimizer shares one zero bias among all layers).
+    const gpt2 = path.join(dir, "gpt2.onnx");
+    const g = pruneStructuredFile({ input: GPT2_PAST, output: gpt2, heads: 0.5, neurons: 0.5 });
+    assert.equal(g.blocks.length, 10);
+    for (const b of g.blocks) assert.equal(b.kept.length, b.block === "attention" ? 2 : 64, `${b.part}.${b.layer}.${b.block}`);
+    assert.equal(floatElements(GPT2_PAST) - floatElements(gpt2), g.paramsBefore - g.paramsAfter, "the counts are what left the file");
+    const model = readModel(gpt2);
+    const attention = graphOf(model).node.filter((n) => n.opType === "Attention");
+    assert.deepEqual(attention.map((n) => Number(n.attribute.find((a) => a.name === "num_heads")!.i)), [2, 2, 2, 2, 2]);
+    const past = graphOf(model).input.find((i) => i.name === "past_0")!;
+    assert.equal(past.type?.value.case === "tensorType" && Number(past.type.value.value.shape!.dim[2].value.value), 2, "past_0 [2, batch, 2, past, 8]");
+    const ppl = await perplexity(gpt2);
+    assert.ok(Number.isFinite(ppl) && ppl > 1, `gpt2 structured perplexity ${ppl}`);
+    // The head count given equals the one read; a count that does not divide the width names the flag.
+    assert.equal(pruneStructuredFile({ input: GPT2_PAST, output: gpt2, heads: 0.5, neurons: 0, headCount: 4 }).paramsAfter, pruneStructuredFile({ input: GPT2_PAST, output: gpt2, heads: 0.5, neurons: 0 }).paramsAfter);
+    assert.throws(() => pruneStructuredFile({ input: GPT2_PAST, output: gpt2, heads: 0.5, neurons: 0, headCount: 3 }), /--heads-count/);
+
+    // Llama (MultiHeadAttention num_heads=1: no head can go; the gated MLP shrinks, fp16 kept).
+    const llama = path.join(dir, "llama.onnx");
+    const l = pruneStructuredFile({ input: LLAMA_FP16, output: llama, heads: 0.5, neurons: 0.5 });
+    assert.deepEqual(l.blocks.map((b) => `${b.block}:${b.before}->${b.kept.length}`), ["mlp:64->32", "mlp:64->32"]);
+    assert.equal(floatElements(LLAMA_FP16) - floatElements(llama), l.paramsBefore - l.paramsAfter);
+    assert.equal(l.paramsBefore - l.paramsAfter, 2 * 3 * 16 * 32);
+    for (const t of graphOf(readModel(llama)).initializer) if (/mlp/.test(t.name)) assert.equal(t.dataType, DataType.FLOAT16, `${t.name} stays fp16`);
+    const lppl = await perplexity(llama);
+    assert.ok(Number.isFinite(lppl) && lppl > 1, `llama structured perplexity ${lppl}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

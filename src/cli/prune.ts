@@ -33,6 +33,8 @@ export interface PruneCommandOptions {
   /** --method structured: fractions of heads and MLP neurons removed per layer. */
   heads?: string;
   neurons?: string;
+  /** --method structured: heads per attention block, where the graph does not show it. */
+  headsCount?: string;
 }
 
 export function parseSparsities(text: string): number[] {
@@ -134,6 +136,13 @@ export async function pruneCommand(model: string, options: PruneCommandOptions):
   return results;
 }
 
+function headsCount(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--heads-count: expected a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 /** Structured pruning rewrites the graph (smaller matrices), so it has no mask and one output. */
 export function structuredCommand(model: string, options: PruneCommandOptions): StructuredResult & { output: string } {
   const fraction = (flag: string, text: string | undefined) => {
@@ -146,6 +155,7 @@ export function structuredCommand(model: string, options: PruneCommandOptions): 
     output: options.out,
     heads: fraction("heads", options.heads),
     neurons: fraction("neurons", options.neurons),
+    headCount: headsCount(options.headsCount),
     externalData: options.externalData,
     log: (message) => console.error(message),
   });
@@ -169,6 +179,7 @@ export function register(program: Command): void {
     .option("--json <file>", "write the results ({schema, results: [...]})")
     .option("--heads <fraction>", "for --method structured: fraction of attention heads removed in each layer (default 0)")
     .option("--neurons <fraction>", "for --method structured: fraction of MLP neurons removed in each layer (default 0)")
+    .option("--heads-count <n>", "for --method structured: attention heads per layer (default: read from the graph)")
     .option("--external-data <mode>", "auto (as the input, or when over 2 GB), always or never", "auto")
     .option("--calibration <dataset>", "for wanda, sparsegpt, owl: calibration text (bundled/train, wikitext-2-raw/train, <folder>:train or a text file)")
     .option("--tokenizer <file>", 'with --calibration: tokenizer.json, vocab.json, vocab.txt, a folder holding one, or "bytes"')

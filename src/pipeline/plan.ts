@@ -1,5 +1,7 @@
-import type { Config } from "../config/schema.ts";
+import type { Config, MethodSpec } from "../config/schema.ts";
+import { PruneError } from "../prune/errors.ts";
 import { getMethod } from "../prune/registry.ts";
+import { parseStructuredOptions } from "../prune/structured/structured.ts";
 import { methodFromSpec, runId } from "../prune/spec.ts";
 import "../prune/methods/index.ts";
 import "../prune/calibrated/index.ts";
@@ -15,6 +17,17 @@ export interface PlannedRun {
   fixedSparsity: boolean;
 }
 
+/** `structured` or `{ structured: { heads_count } }`: options checked here, as mask methods' are by their parsers. */
+function structuredSpec(spec: MethodSpec, where: string): { method: string; options: Record<string, unknown> } | null {
+  if (spec === "structured") return { method: "structured", options: {} };
+  if (typeof spec !== "object" || !("structured" in spec)) return null;
+  const value = spec.structured;
+  if (value !== null && (typeof value !== "object" || value === undefined)) throw new PruneError(`${where}.structured: expected a map of options ({ heads_count: <n> })`);
+  const options = value ?? {};
+  parseStructuredOptions(options, `${where}.structured`);
+  return { method: "structured", options };
+}
+
 /**
  * The sweep of a config: every method at every sparsity, except methods whose options fix the
  * sparsity (N:M), which run once. Order is the config's, so reports read as written.
@@ -24,7 +37,7 @@ export function planRuns(config: Config): PlannedRun[] {
   const seen = new Set<string>();
   config.prune.methods.forEach((spec, i) => {
     // Structured pruning rewrites the graph instead of masking weights: it is no mask method.
-    const { method, options } = spec === "structured" ? { method: "structured", options: {} } : methodFromSpec(spec, `prune.methods[${i}]`);
+    const { method, options } = structuredSpec(spec, `prune.methods[${i}]`) ?? methodFromSpec(spec, `prune.methods[${i}]`);
     const impl = method === "structured" ? undefined : getMethod(method);
     const implied = impl?.impliedSparsity?.(impl.parseOptions(options)) ?? null;
     const sparsities = implied === null ? config.prune.sparsity : [implied];

@@ -1,5 +1,5 @@
 import { pruneFile } from "../../prune/engine.ts";
-import { pruneStructuredFile } from "../../prune/structured/structured.ts";
+import { parseStructuredOptions, pruneStructuredFile } from "../../prune/structured/structured.ts";
 import type { PruneResult } from "../../prune/result.ts";
 import type { RunContext } from "../context.ts";
 import type { PlannedRun } from "../plan.ts";
@@ -50,7 +50,8 @@ export async function pruneStage(ctx: RunContext, run: PlannedRun): Promise<Prun
  */
 function structuredStage(ctx: RunContext, run: PlannedRun, output: string): PrunedArtifact {
   const start = performance.now();
-  const done = pruneStructuredFile({ input: ctx.modelFile, output, heads: run.sparsity, neurons: run.sparsity, log: (line) => ctx.progress.log(`  ${line}`) });
+  const { headCount } = parseStructuredOptions(run.options);
+  const done = pruneStructuredFile({ input: ctx.modelFile, output, heads: run.sparsity, neurons: run.sparsity, headCount, log: (line) => ctx.progress.log(`  ${line}`) });
   const removed = done.paramsBefore - done.paramsAfter;
   const result: PruneResult = {
     schema: 1,
@@ -58,7 +59,7 @@ function structuredStage(ctx: RunContext, run: PlannedRun, output: string): Prun
     output,
     mask: null,
     method: "structured",
-    options: { heads: run.sparsity, neurons: run.sparsity },
+    options: { heads: run.sparsity, neurons: run.sparsity, ...(headCount ? { heads_count: headCount } : {}) },
     scope: "structure",
     seed: 0,
     sparsity: run.sparsity,

@@ -7,25 +7,26 @@ import { TensorProtoSchema, type GraphProto, type NodeProto, type TensorProto } 
 import { DataType } from "../../onnx/dtype.ts";
 import { addInitializer, consumers, getAttribute, makeAttribute, namesOf, producers } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
-import { readFloat32, readIntegers, setFloat32, tensorShape } from "../../onnx/tensor.ts";
+import { readFloat32, readIntegers, setFloatValues, tensorShape } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
 
 /** Keeps the given indices of `axis` of a 1-D or 2-D float tensor, in place in the proto. */
 export function sliceTensor(model: OnnxModel, tensor: TensorProto, axis: number, keep: readonly number[]): void {
   const shape = tensorShape(model, tensor);
   const { data } = readFloat32(model, tensor);
+  // Written back in the tensor's own type: an fp16 graph stays fp16.
   if (shape.length === 1) {
-    setFloat32(tensor, Float32Array.from(keep, (i) => data[i]));
+    setFloatValues(tensor, Float32Array.from(keep, (i) => data[i]));
   } else if (shape.length === 2) {
     const [rows, cols] = shape;
     if (axis === 0) {
       const out = new Float32Array(keep.length * cols);
       keep.forEach((r, k) => out.set(data.subarray(r * cols, (r + 1) * cols), k * cols));
-      setFloat32(tensor, out);
+      setFloatValues(tensor, out);
     } else {
       const out = new Float32Array(rows * keep.length);
       for (let r = 0; r < rows; r++) for (let k = 0; k < keep.length; k++) out[r * keep.length + k] = data[r * cols + keep[k]];
-      setFloat32(tensor, out);
+      setFloatValues(tensor, out);
     }
   } else {
     throw new PruneError(`${tensor.name}: structured pruning slices 1-D and 2-D tensors, this one has shape [${shape.join(", ")}]`);
@@ -136,6 +137,15 @@ export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProt
       const divisor = constantOf(model, graph, made, node.input[1]);
       const source = graph.initializer.find((t) => t.name === node.input[1]) ?? getAttribute(made.get(node.input[1]) ?? node, "value")?.t;
       if (divisor?.length === 1 && divisor[0] === heads) replace({ node, input: 1, values: divisor }, [kept], source?.dims.length === 0);
+    } else if (node.domain === "com.microsoft" && ["Attention", "MultiHeadAttention", "RotaryEmbedding"].includes(node.opType)) {
+      // Fused attention carries the head count as an attribute (RotaryEmbedding's 0 means "inferred").
+      const n = getAttribute(node, "num_heads");
+      if (n && Number(n.i) === heads) {
+        n.i = BigInt(kept);
+        changed++;
+      }
+      const sizes = getAttribute(node, "qkv_hidden_sizes");
+      if (sizes?.ints.length && sizes.ints.every((v) => Number(v) === width)) sizes.ints = sizes.ints.map(() => BigInt(keptWidth));
     } else if (node.opType === "Split") {
       const sizes = node.input[1] ? constantOf(model, graph, made, node.input[1]) : null;
       if (sizes) {
@@ -152,4 +162,22 @@ export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProt
     }
   }
   return changed;
+}
+
+/**
+ * The declared shapes of the KV caches a region reads (past_*) and writes (present_*): the
+ * head axis (the dimension equal to H, before a last dimension equal to dh) becomes H'. The
+ * caches of fused attention carry the head count, e.g. past_0 [2, batch, H, past, dh].
+ */
+export function rewriteCacheShapes(graph: GraphProto, region: readonly NodeProto[], heads: number, headSize: number, kept: number): void {
+  const read = new Set(region.flatMap((n) => n.input));
+  const written = new Set(region.flatMap((n) => n.output));
+  for (const info of [...graph.input.filter((i) => read.has(i.name)), ...graph.output.filter((o) => written.has(o.name))]) {
+    if (info.type?.value.case !== "tensorType") continue;
+    const dims = info.type.value.value.shape?.dim ?? [];
+    const value = (i: number) => (dims[i]?.value.case === "dimValue" ? Number(dims[i].value.value) : null);
+    if (dims.length < 2 || value(dims.length - 1) !== headSize) continue;
+    const axis = dims.findIndex((_, i) => i < dims.length - 1 && value(i) === heads);
+    if (axis >= 0) dims[axis] = { ...dims[axis], value: { case: "dimValue", value: BigInt(kept) } };
+  }
 }

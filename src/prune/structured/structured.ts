@@ -15,20 +15,44 @@ import type { ModelMap, ParamInfo } from "../../models/types.ts";
 import { readModel } from "../../onnx/model.ts";
 import { writeModel } from "../../onnx/write.ts";
 import { DataType } from "../../onnx/dtype.ts";
-import { consumers, findInitializer } from "../../onnx/graph.ts";
+import { create } from "@bufbuild/protobuf";
+import { TensorProtoSchema } from "onnx-buf";
+import { addInitializer, attributeInt, consumers, findInitializer, namesOf, removeInitializer } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
-import { readFloat32, readIntegers } from "../../onnx/tensor.ts";
+import { readFloat32, readIntegers, tensorBytes } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
 import { prunedCount } from "../rounding.ts";
-import { forwardRegion, rewriteHeadConstants, sliceTensor } from "./rewrite.ts";
+import { forwardRegion, rewriteCacheShapes, rewriteHeadConstants, sliceTensor } from "./rewrite.ts";
 
 export interface StructuredOptions {
   /** Fraction of heads removed in each attention block. */
   heads: number;
   /** Fraction of neurons removed in each MLP. */
   neurons: number;
-  /** Heads per attention block; read from the graph's Reshape constants when absent. */
+  /**
+   * Heads per attention block; read from the graph when absent (a fused attention node's
+   * num_heads, else the Reshape constants that split the width into heads).
+   */
   headCount?: number;
+}
+
+/**
+ * Options of `structured` in a config's prune.methods (`{ structured: { heads_count: 4 } }`):
+ * the head count for graphs that do not show it.
+ */
+export function parseStructuredOptions(raw: Record<string, unknown>, where = "structured"): { headCount?: number } {
+  for (const key of Object.keys(raw)) if (key !== "heads_count") throw new PruneError(`${where}: unknown option ${JSON.stringify(key)} (known: heads_count)`);
+  if (raw.heads_count === undefined) return {};
+  const n = Number(raw.heads_count);
+  if (!Number.isSafeInteger(n) || n < 1) throw new PruneError(`${where}.heads_count: ${JSON.stringify(raw.heads_count)} is not a positive integer`);
+  return { headCount: n };
+}
+
+/** onnxruntime's fused attention ops, whose num_heads attribute carries the head count. */
+const FUSED_ATTENTION = new Set(["Attention", "MultiHeadAttention", "GroupQueryAttention"]);
+
+function isFusedAttention(node: NodeProto): boolean {
+  return node.domain === "com.microsoft" && FUSED_ATTENTION.has(node.opType);
 }
 
 export interface StructuredBlock {
@@ -85,15 +109,23 @@ function keepTop(scores: readonly number[], drop: number): number[] {
   return scores.map((_, i) => i).filter((i) => !dropped.has(i));
 }
 
+/** The node multiplying by the weight: MatMul, Gemm, or a fused Attention's packed projection. */
 function matmulOf(graph: GraphProto, uses: Map<string, NodeProto[]>, p: ParamInfo): NodeProto {
-  const node = (uses.get(p.name) ?? []).find((n) => n.opType === "MatMul" || n.opType === "Gemm");
-  if (!node) throw new PruneError(`${p.name}: structured pruning needs the weight read by a MatMul or Gemm`);
+  const node = (uses.get(p.name) ?? []).find((n) => n.opType === "MatMul" || n.opType === "Gemm" || (n.opType === "Attention" && isFusedAttention(n) && n.input[1] === p.name));
+  if (!node) throw new PruneError(`${p.name}: structured pruning needs the weight read by a MatMul, Gemm or fused Attention`);
   return node;
 }
 
-/** Head count from the first Reshape after the q projection whose constant holds (H, dh). */
+/**
+ * Head count from a fused attention node's num_heads, else from the first Reshape after the q
+ * projection whose constant holds (H, dh).
+ */
 function inferHeads(model: OnnxModel, region: readonly NodeProto[], width: number): number | null {
   const graph = graphOf(model);
+  for (const node of region) {
+    const n = isFusedAttention(node) ? attributeInt(node, "num_heads") : undefined;
+    if (n && n > 0) return n;
+  }
   for (const node of region) {
     if (node.opType !== "Reshape" && node.opType !== "Div") continue;
     const init = findInitializer(graph, node.input[1]);
@@ -111,20 +143,41 @@ function inferHeads(model: OnnxModel, region: readonly NodeProto[], width: numbe
   return null;
 }
 
-function countParams(map: ModelMap, model: OnnxModel): number {
+/** Private copies made of shared tensors (sliceParam), by the shared tensor's name. */
+type Copies = Map<string, string[]>;
+
+function countParams(map: ModelMap, model: OnnxModel, copies: Copies = new Map()): number {
   const graph = graphOf(model);
   let n = 0;
   for (const p of map.params) {
     if (p.buffer || p.duplicateOf) continue;
-    const t = findInitializer(graph, p.name);
-    if (t) n += t.dims.reduce((a, d) => a * Number(d), 1);
+    for (const name of [p.name, ...(copies.get(p.name) ?? [])]) {
+      const t = findInitializer(graph, name);
+      if (t) n += t.dims.reduce((a, d) => a * Number(d), 1);
+    }
   }
   return n;
 }
 
-function sliceParam(model: OnnxModel, name: string, axis: number, keep: number[]): void {
-  const t = findInitializer(graphOf(model), name);
+/**
+ * Slices a block's parameter. A tensor the block shares with nodes outside it (optimized
+ * exports deduplicate identical initializers, e.g. every layer's zero MLP bias in one tensor)
+ * gets a private copy for the block first, so each layer keeps its own channels.
+ */
+function sliceParam(model: OnnxModel, name: string, axis: number, keep: number[], region: readonly NodeProto[], copies: Copies): void {
+  const graph = graphOf(model);
+  let t = findInitializer(graph, name);
   if (!t) throw new PruneError(`${model.file}: ${name} is not an initializer`);
+  const inside = new Set(region);
+  const readers = consumers(graph).get(name) ?? [];
+  if (readers.some((n) => !inside.has(n)) || graph.output.some((o) => o.name === name)) {
+    const copy = create(TensorProtoSchema, { name: namesOf(graph).fresh(`${name}_pb_structured`), dims: t.dims, dataType: t.dataType, rawData: Uint8Array.from(tensorBytes(model, t)) });
+    addInitializer(graph, copy, model.file);
+    for (const node of readers) if (inside.has(node)) node.input = node.input.map((i) => (i === name ? copy.name : i));
+    copies.set(name, [...(copies.get(name) ?? []), copy.name]);
+    if (!readers.some((n) => !inside.has(n))) removeInitializer(graph, name, model.file);
+    t = copy;
+  }
   sliceTensor(model, t, axis, keep);
 }
 
@@ -134,7 +187,7 @@ function dropValueInfo(graph: GraphProto, region: readonly NodeProto[]): void {
   graph.valueInfo = graph.valueInfo.filter((v) => !outputs.has(v.name));
 }
 
-function pruneAttention(model: OnnxModel, group: Group, fraction: number, headCount: number | undefined, key: string): StructuredBlock | null {
+function pruneAttention(model: OnnxModel, group: Group, fraction: number, headCount: number | undefined, key: string, copies: Copies): StructuredBlock | null {
   const graph = graphOf(model);
   const uses = consumers(graph);
   const o = group.get("o");
@@ -146,7 +199,11 @@ function pruneAttention(model: OnnxModel, group: Group, fraction: number, headCo
   const oNode = matmulOf(graph, uses, o);
   const region = forwardRegion(graph, projections.map((p) => matmulOf(graph, uses, p)), new Set([oNode]));
   const heads = headCount ?? inferHeads(model, region, width);
-  if (!heads || width % heads !== 0) throw new PruneError(`${key}: cannot tell the head count (give headCount)`);
+  if (!heads || width % heads !== 0) throw new PruneError(`${key}: cannot tell the head count from the graph; give it (prunebench prune --heads-count <n>, or { structured: { heads_count: <n> } } in prune.methods)`);
+  for (const node of region) {
+    const kv = isFusedAttention(node) ? attributeInt(node, "kv_num_heads") : undefined;
+    if (kv && kv !== heads) throw new PruneError(`${key}: grouped-query attention (${heads} query heads, ${kv} key/value heads) is not one structured pruning can remove heads from`);
+  }
   const dh = width / heads;
   const drop = Math.min(prunedCount(fraction, heads), heads - 1);
   if (drop === 0) return null;
@@ -171,16 +228,17 @@ function pruneAttention(model: OnnxModel, group: Group, fraction: number, headCo
   if (rewritten === 0) throw new PruneError(`${key}: found no Reshape or Split constant carrying ${heads} heads of ${dh}; this graph's attention is not one structured pruning can rewrite`);
   for (const p of projections) {
     const cols = p === packed ? [0, 1, 2].flatMap((s) => channels.map((c) => s * width + c)) : channels;
-    sliceParam(model, p.name, outAxis(p), cols);
-    if (p.bias) sliceParam(model, p.bias, 0, cols);
+    sliceParam(model, p.name, outAxis(p), cols, region, copies);
+    if (p.bias) sliceParam(model, p.bias, 0, cols, region, copies);
   }
-  sliceParam(model, o.name, inAxis(o), channels);
+  sliceParam(model, o.name, inAxis(o), channels, region, copies);
+  rewriteCacheShapes(graph, region, heads, dh, kept.length);
   dropValueInfo(graph, region);
   const [part, layer, block] = key.split(".");
   return { part, layer: Number(layer), block, before: heads, kept };
 }
 
-function pruneMlp(model: OnnxModel, group: Group, fraction: number, key: string): StructuredBlock | null {
+function pruneMlp(model: OnnxModel, group: Group, fraction: number, key: string, copies: Copies): StructuredBlock | null {
   const graph = graphOf(model);
   const uses = consumers(graph);
   const inputs = [group.get("fc_in"), group.get("gate")].filter((p): p is ParamInfo => !!p);
@@ -195,10 +253,10 @@ function pruneMlp(model: OnnxModel, group: Group, fraction: number, key: string)
   const kept = keepTop(scores, drop);
   const region = forwardRegion(graph, inputs.map((p) => matmulOf(graph, uses, p)), new Set([matmulOf(graph, uses, out)]));
   for (const p of inputs) {
-    sliceParam(model, p.name, outAxis(p), kept);
-    if (p.bias) sliceParam(model, p.bias, 0, kept);
+    sliceParam(model, p.name, outAxis(p), kept, region, copies);
+    if (p.bias) sliceParam(model, p.bias, 0, kept, region, copies);
   }
-  sliceParam(model, out.name, inAxis(out), kept);
+  sliceParam(model, out.name, inAxis(out), kept, region, copies);
   dropValueInfo(graph, region);
   const [part, layer, block] = key.split(".");
   return { part, layer: Number(layer), block, before: size, kept };
@@ -213,22 +271,23 @@ export function pruneStructured(model: OnnxModel, map: ModelMap, options: Struct
     if (!Number.isFinite(v) || v < 0 || v >= 1) throw new PruneError(`structured option ${name}: ${v} is outside [0, 1)`);
   }
   const paramsBefore = countParams(map, model);
+  const copies: Copies = new Map();
   const blocks: StructuredBlock[] = [];
   if (options.heads > 0) {
     for (const block of ["attention", "cross-attention"] as const) {
       for (const [key, group] of groupsOf(map, block)) {
-        const b = pruneAttention(model, group, options.heads, options.headCount, key);
+        const b = pruneAttention(model, group, options.heads, options.headCount, key, copies);
         if (b) blocks.push(b);
       }
     }
   }
   if (options.neurons > 0) {
     for (const [key, group] of groupsOf(map, "mlp")) {
-      const b = pruneMlp(model, group, options.neurons, key);
+      const b = pruneMlp(model, group, options.neurons, key, copies);
       if (b) blocks.push(b);
     }
   }
-  return { paramsBefore, paramsAfter: countParams(map, model), blocks };
+  return { paramsBefore, paramsAfter: countParams(map, model, copies), blocks };
 }
 
 export interface StructuredFileOptions extends StructuredOptions {
