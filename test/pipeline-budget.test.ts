@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url";
 import { runConfigs } from "../src/pipeline/index.ts";
 import { silentProgress } from "../src/pipeline/progress.ts";
 import { maxBudgetEvaluations } from "../src/prune/budget.ts";
+import { renderReport } from "../src/report/render.ts";
 import type { Result } from "../src/results/schema.ts";
+import { writeRescaledDecoder } from "./helpers/rescaled-decoder.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -63,4 +65,39 @@ test("budget search on the demo decoder: each method's found sparsity is within 
   }
   assert.deepEqual(Object.keys(reach), ["magnitude", "wanda", "sparsegpt"]);
   assert.ok(reach.sparsegpt > reach.wanda && reach.wanda > reach.magnitude, `reach follows the methods' quality: ${JSON.stringify(reach)}`);
+});
+
+test("the report leads with the reach; a changed model that computes the same function but prunes worse is a reach regression", async (t) => {
+  if (!demoBudget) return t.skip("needs the first test's result");
+  const base = demoBudget;
+  const alone = renderReport({ results: [base], options: { charts: "none" } });
+  const lead = alone.markdown.indexOf("### How far it prunes");
+  assert.ok(lead > 0 && lead < alone.markdown.indexOf("### Against base"), "the budget section comes first after the verdict");
+  const reach = (label: string) => `${Math.round(base.budget!.searches.find((s) => s.label === label)!.within.sparsity * 100)}%`;
+  assert.ok(alone.markdown.includes(`**demo-decoder, within +5% perplexity:** SparseGPT ${reach("sparsegpt")}, Wanda ${reach("wanda")}, magnitude ${reach("magnitude")}.`), "headline in reach order");
+  assert.ok(alone.charts.some((c) => c.id.endsWith("-budget") && c.series.some((s) => s.markers)), "a chart with the found points");
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-budget-changed-"));
+  const changed = path.join(dir, "rescaled.onnx");
+  writeRescaledDecoder(path.join(root, "demo/models/decoder.onnx"), changed);
+  const { results } = await runConfigs({ configs: [budgetConfig(dir, changed, "magnitude")], outDir: path.join(dir, "out"), cacheDir: path.join(dir, "cache"), progress: silentProgress, report: false });
+  const head = results[0];
+  const denseOf = (r: Result) => r.runs.find((x) => x.id === "dense")!.perplexity!.token;
+  assert.ok(Math.abs(denseOf(head) / denseOf(base) - 1) < 1e-4, "the rescaled model computes the same function");
+  const from = base.budget!.searches.find((s) => s.label === "magnitude")!.within.sparsity;
+  const to = head.budget!.searches[0].within.sparsity;
+  assert.ok(to < from - 0.02, `magnitude's reach falls (${from} -> ${to})`);
+  const report = renderReport({ results: [head], base: [base], options: { charts: "none" } });
+  assert.equal(report.verdict.state, "regression");
+  const fell = report.verdict.comparisons.find((c) => c.metric === "reach")!;
+  assert.equal(fell.state, "regression");
+  const sentence = `magnitude's reach fell from ${Math.round(from * 100)}% to ${Math.round(to * 100)}%`;
+  assert.ok(report.verdict.summary.includes(sentence), report.verdict.summary);
+  assert.ok(report.markdown.includes(sentence));
+  const sweep = new Set(head.runs.filter((r) => !r.search).map((r) => r.id));
+  assert.ok(report.verdict.comparisons.every((c) => c.metric === "reach" || sweep.has(c.runId)), "search points are not compared one by one");
+  assert.ok(!report.verdict.added.length && !report.verdict.removed.some((r) => r.runId.startsWith("magnitude@")), "nor listed as added or removed");
+  // A threshold wider than the fall makes it no change.
+  const lenient = renderReport({ results: [head], base: [base], options: { charts: "none", thresholds: { reach: { absolute: from - to + 0.01 } } } });
+  assert.equal(lenient.verdict.comparisons.find((c) => c.metric === "reach")!.state, "no-change");
 });

@@ -18,6 +18,7 @@ interface ReportCliOptions {
   artifactUrl?: string;
   pplTolerance?: string;
   pplAbs?: string;
+  reachTolerance?: string;
   latencyThreshold?: string;
   confidence?: string;
   png: boolean;
@@ -51,6 +52,7 @@ export async function reportCommand(files: string[], opts: ReportCliOptions): Pr
       thresholds: {
         perplexity: { relative: fraction(opts.pplTolerance, "ppl-tolerance"), absolute: fraction(opts.pplAbs, "ppl-abs") },
         latency: { relative: fraction(opts.latencyThreshold, "latency-threshold"), confidence },
+        reach: { absolute: fraction(opts.reachTolerance, "reach-tolerance") },
       },
     },
   });
@@ -81,6 +83,7 @@ export function register(program: Command): void {
     .option("--artifact-url <url>", "where the full report is, named when sections are left out")
     .option("--ppl-tolerance <rel>", "relative perplexity tolerance (default 1%)")
     .option("--ppl-abs <abs>", "absolute perplexity tolerance (default 0.001)")
+    .option("--reach-tolerance <sparsity>", "fall of a budget search's reach that is a regression, e.g. 0.02 (default: each config's regression.reach)")
     .option("--latency-threshold <rel>", "smallest latency change that counts (default 5%)")
     .option("--confidence <c>", "confidence of latency verdicts (default 0.99)")
     .action((files: string[], opts: ReportCliOptions) => reportCommand(files, opts));

@@ -3,6 +3,7 @@ import type { Comparison, ComparisonState, Thresholds, Verdict, VerdictState } f
 import { compareLatency } from "./stats/latency.ts";
 import { comparePerplexity } from "./stats/perplexity.ts";
 import { escapeText } from "./escape.ts";
+import { compareReach } from "./reach.ts";
 import { plural } from "./format.ts";
 
 export function latencyKey(l: Pick<Latency, "provider" | "batch" | "seqLen">): string {
@@ -30,14 +31,17 @@ export function compareResults(head: Result[], base: Result[] | undefined, thres
       missingBase.push(h.model);
       continue;
     }
-    const baseRuns = new Map(b.runs.map((run) => [run.id, run]));
+    // Budget search points move with the bracket: their reach is compared instead, not each point.
+    const baseRuns = new Map(b.runs.filter((run) => !run.search).map((run) => [run.id, run]));
     for (const run of h.runs) {
+      if (run.search) continue;
       const other = baseRuns.get(run.id);
       if (!other) added.push({ model: h.model, runId: run.id });
       else comparisons.push(...compareRun({ model: h.model, head: run, base: other, headResult: h, baseResult: b, thresholds }));
     }
+    comparisons.push(...compareReach(h, b, thresholds));
     const headIds = new Set(h.runs.map((r) => r.id));
-    for (const run of b.runs) if (!headIds.has(run.id)) removed.push({ model: h.model, runId: run.id });
+    for (const run of b.runs) if (!run.search && !headIds.has(run.id)) removed.push({ model: h.model, runId: run.id });
   }
   const counts = Object.fromEntries(STATES.map((s) => [s, comparisons.filter((c) => c.state === s).length])) as Record<ComparisonState, number>;
   const hasBase = base !== undefined && base.length > 0;
@@ -131,6 +135,9 @@ function summarize(v: Verdict): string {
     parts.push(`${bits.join(", ")} (of ${plural(v.comparisons.length, "comparison")})`);
   }
   if (v.hasBase && v.missingBase.length) parts.push(`no base for ${v.missingBase.map((m) => escapeText(m, { max: 40 })).join(", ")}`);
+  // A fall in reach is the headline a model PR cares about: name it in the verdict line.
+  const fell = v.comparisons.filter((c) => c.metric === "reach" && c.state === "regression");
+  if (fell.length) parts.push(fell.slice(0, 3).map((c) => escapeText(c.reason, { max: 120 })).join("; "));
   if (v.failures.length) parts.push(`${plural(v.failures.length, "run")} failed`);
   return `${STATE_ICON[v.state]} **${STATE_LABEL[v.state]}**: ${parts.join("; ")}`;
 }

@@ -7,6 +7,7 @@ export const GITHUB_COMMENT_LIMIT = 65_536;
 export const DEFAULT_THRESHOLDS: Thresholds = {
   perplexity: { relative: 0.01, absolute: 1e-3 },
   latency: { relative: 0.05, confidence: 0.99, minSamples: 5, resamples: 2000, seed: 1 },
+  reach: {},
 };
 
 /** Fields left undefined keep their defaults. */
@@ -18,6 +19,7 @@ export function resolveThresholds(t: PartialThresholds = {}): Thresholds {
   return {
     perplexity: { ...DEFAULT_THRESHOLDS.perplexity, ...defined(t.perplexity) },
     latency: { ...DEFAULT_THRESHOLDS.latency, ...defined(t.latency) },
+    reach: { ...DEFAULT_THRESHOLDS.reach, ...defined(t.reach) },
   };
 }
 

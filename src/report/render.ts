@@ -8,6 +8,7 @@ import { reportMarker } from "./marker.ts";
 import { escapeText } from "./escape.ts";
 import { assemble, fitSections } from "./fit.ts";
 import { verdictSection } from "./sections/verdict.ts";
+import { budgetSection } from "./sections/budget.ts";
 import { comparisonsSection } from "./sections/comparisons.ts";
 import { modelSection } from "./sections/model.ts";
 import { perLayerSection, smallWeightsSection, weightsSection } from "./sections/weights.ts";
@@ -27,6 +28,7 @@ export function renderReport(input: ReportInput): RenderedReport {
   // Sections in the order of DESIGN.md; priorities say what goes first when space runs out.
   const sections = [
     verdictSection(verdict, options),
+    budgetSection(results, verdict, charts),
     comparisonsSection(verdict),
     ...results.map((r, i) => modelSection(r, i, charts)),
     weightsSection(results, charts),

@@ -29,21 +29,28 @@ export interface LatencyThresholds {
   seed: number;
 }
 
+export interface ReachThresholds {
+  /** Smallest fall of a budget search's reach (in sparsity: 0.02 is 2 points) that is a regression; unset: each head result's regression.reach. */
+  absolute?: number;
+}
+
 export interface Thresholds {
   perplexity: PerplexityThresholds;
   latency: LatencyThresholds;
+  reach: ReachThresholds;
 }
 
 export interface Comparison {
   model: string;
   runId: string;
-  metric: "perplexity" | "latency";
-  /** For latency: "cpu b1 s128"; for perplexity: the dataset. */
+  /** "reach": a budget search's highest sparsity within the perplexity budget (prune.budget). */
+  metric: "perplexity" | "latency" | "reach";
+  /** For latency: "cpu b1 s128"; for perplexity: the dataset; for reach: the budget ("+2% perplexity"). */
   key: string;
   state: ComparisonState;
   base: number | null;
   head: number | null;
-  /** head / base - 1 (for latency: of the medians). */
+  /** head / base - 1 (for latency: of the medians; for reach: head - base, in sparsity). */
   change: number | null;
   /** Interval of head/base - 1 at the configured confidence (latency only). */
   interval?: [number, number];
@@ -111,6 +118,8 @@ export interface SeriesSpec {
   color?: number;
   /** Scatter charts: draw this series as a line through its points (e.g. a Pareto front). */
   connect?: boolean;
+  /** Line charts: draw this series as marks alone, not joined (e.g. the points a budget search found). */
+  markers?: boolean;
 }
 
 export interface ReportOptions {
@@ -138,6 +147,7 @@ export interface ReportInput {
 export interface PartialThresholds {
   perplexity?: Partial<PerplexityThresholds>;
   latency?: Partial<LatencyThresholds>;
+  reach?: ReachThresholds;
 }
 
 export interface RenderedReport {

@@ -7,10 +7,10 @@ import { denseRun, denseTunedRun, latencyFor, latencyKeys, methodGroups, methodL
 import { paretoFront } from "./pareto.ts";
 import { MethodColors } from "./palette.ts";
 
-const W = 640;
-const H = 360;
+export const W = 640;
+export const H = 360;
 
-function series(name: string, points: { x: number; y: number }[], extra: Partial<SeriesSpec> = {}): SeriesSpec {
+export function series(name: string, points: { x: number; y: number }[], extra: Partial<SeriesSpec> = {}): SeriesSpec {
   return { name: chartLabel(name), points: points.map((p) => ({ x: round(p.x, 3), y: round(p.y, 3) })), ...extra };
 }
 
@@ -38,7 +38,7 @@ export function fitAxis(label: string, values: number[], options: { logRatio?: n
 const PERPLEXITY_LOG_RATIO = 8;
 
 /** One color per method in the table's order: pruned and fine-tuned series of a method share it. */
-function methodColors(result: Result): MethodColors {
+export function methodColors(result: Result): MethodColors {
   const colors = new MethodColors();
   for (const g of methodGroups(result)) colors.of(g.label);
   return colors;

@@ -29,6 +29,7 @@ export function chartJsConfig(spec: ChartSpec): Record<string, unknown> {
     fill: false,
     ...(s.dashed && !scatter ? { borderDash: [6, 4] } : {}),
     ...(spec.kind === "step" ? { stepped: "middle", pointRadius: 0, borderWidth: 1.5 } : {}),
+    ...(s.markers && spec.kind === "line" ? { showLine: false, pointRadius: 6, pointStyle: "rectRot" } : {}),
     ...(scatter ? (s.connect ? { showLine: true, pointRadius: 0, borderDash: [4, 3] } : { pointRadius: 4 }) : {}),
   }));
   return {

@@ -92,13 +92,22 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
       ],
     } as TopLevelSpec;
   }
-  return {
-    ...base,
+  const line = {
     mark:
       spec.kind === "step"
         ? { type: "line", interpolate: "step", strokeWidth: 1.5 }
         : { type: "line", strokeWidth: 2, point: spec.series.every((s) => s.points.length <= 20) },
     encoding: { x, y, color: colorEnc, strokeDash: dashEnc, detail: { field: "series" }, order: { field: "x" } },
+  };
+  const markers = spec.series.filter((s) => s.markers).map((s) => s.name);
+  if (!markers.length) return { ...base, ...line } as TopLevelSpec;
+  // Marker series (the points a budget search found) are drawn over the lines, unjoined.
+  return {
+    ...base,
+    layer: [
+      { transform: [{ filter: { not: { field: "series", oneOf: markers } } }], ...line },
+      { transform: [{ filter: { field: "series", oneOf: markers } }], mark: { type: "point", shape: "diamond", filled: true, size: 110, opacity: 1 }, encoding: { x, y, color: colorEnc } },
+    ],
   } as TopLevelSpec;
 }
 

@@ -1,7 +1,7 @@
 import type { Comparison, Verdict } from "../types.ts";
 import type { Section } from "../section.ts";
 import { escapeText } from "../escape.ts";
-import { fmtChange, fmtMs, fmtNumber } from "../format.ts";
+import { fmtChange, fmtMs, fmtNumber, fmtPercent } from "../format.ts";
 import { STATE_ICON, STATE_LABEL } from "../compare.ts";
 import { details, table } from "../markdown.ts";
 import { join } from "../section.ts";
@@ -16,11 +16,18 @@ function interval(c: Comparison): string {
 }
 
 function measure(c: Comparison): string {
+  if (c.metric === "reach") return nb(`reach ${escapeText(c.key, { max: 60 })}`);
   return c.metric === "latency" ? nb(`p50 ${escapeText(c.key, { max: 60 })}`) : "perplexity";
 }
 
+/** Reach changes are differences of sparsities: "−8.0 pts". */
+function change(c: Comparison): string {
+  if (c.metric !== "reach" || c.change === null) return fmtChange(c.change);
+  return fmtChange(c.change).replace("%", " pts");
+}
+
 export function comparisonTable(rows: Comparison[]): string {
-  const value = (c: Comparison, x: number | null) => (c.metric === "latency" ? nb(fmtMs(x)) : fmtNumber(x));
+  const value = (c: Comparison, x: number | null) => (c.metric === "latency" ? nb(fmtMs(x)) : c.metric === "reach" ? fmtPercent(x) : fmtNumber(x));
   return table(
     ["verdict", "model", "run", "measure", "base", "head", "change", "interval", "p"],
     rows.map((c) => [
@@ -30,7 +37,7 @@ export function comparisonTable(rows: Comparison[]): string {
       measure(c),
       value(c, c.base),
       value(c, c.head),
-      fmtChange(c.change),
+      change(c),
       interval(c),
       c.pValue === undefined ? "" : c.pValue < 1e-4 ? "<0.0001" : fmtNumber(c.pValue, 2),
     ]),
@@ -46,7 +53,7 @@ function unchangedTable(rows: Comparison[]): string {
       escapeText(c.model, { max: 60 }),
       escapeText(c.runId, { max: 60 }),
       measure(c),
-      fmtChange(c.change),
+      change(c),
       interval(c),
     ]),
     ["l", "l", "l", "r", "r"],

@@ -29,7 +29,8 @@ interface Row {
 function rows(result: Result): Row[] {
   const byKey = new Map<string, Row>();
   for (const g of methodGroups(result)) {
-    for (const run of g.runs) {
+    // Budget search points have their own section; the table keeps to the config's sweep.
+    for (const run of g.runs.filter((r) => !r.search)) {
       const key = `${g.label}@${run.sparsity}`;
       let row = byKey.get(key);
       if (!row) byKey.set(key, (row = { label: g.label, sparsity: run.sparsity }));
