@@ -2,8 +2,9 @@
 import { create } from "@bufbuild/protobuf";
 import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, type TensorProto } from "onnx-buf";
 import type { OnnxModel } from "../src/onnx/model.ts";
-import { floatTensor, int64Tensor, makeAttr, type Attr } from "../src/train/emit.ts";
-import { valueInfo } from "../src/train/training-graph.ts";
+import { floatTensor, int64Tensor, type Attr } from "../src/train/emit.ts";
+import { makeAttribute } from "../src/onnx/graph.ts";
+import { valueInfoFor } from "../src/onnx/graph.ts";
 import { Rng } from "../src/train/rng.ts";
 
 export interface NodeSpec {
@@ -32,12 +33,12 @@ export function makeModel(spec: GraphSpec, file = "test-graph.onnx"): OnnxModel 
         domain: n.domain ?? "",
         input: n.inputs,
         output: n.outputs,
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => makeAttr(k, v)),
+        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => makeAttribute(k, v)),
       }),
     ),
     initializer: spec.initializers,
-    input: (spec.inputs ?? []).map((i) => valueInfo(i.name, i.type, i.dims)),
-    output: spec.outputs.map((o) => valueInfo(o.name, 1, o.dims)),
+    input: (spec.inputs ?? []).map((i) => valueInfoFor(i.name, { dtype: i.type, shape: i.dims })),
+    output: spec.outputs.map((o) => valueInfoFor(o.name, { dtype: 1, shape: o.dims })),
   });
   const opsets = [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(spec.opset ?? 17) })];
   if (spec.nodes.some((n) => n.domain === "com.microsoft")) opsets.push(create(OperatorSetIdProtoSchema, { domain: "com.microsoft", version: 1n }));

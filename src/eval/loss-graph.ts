@@ -26,6 +26,7 @@ import {
 import type { Family } from "../models/types.ts";
 import { DataType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
+import { defaultOpset } from "../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 
 export const IGNORE_INDEX: number = -100;
@@ -86,11 +87,6 @@ export function logitsVocab(info: ValueInfoProto): number | null {
   return last?.value.case === "dimValue" ? Number(last.value.value) : null;
 }
 
-function opsetOf(model: OnnxModel): number {
-  const entry = model.proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
-  return entry ? Number(entry.version) : 0;
-}
-
 const EXPECTED_INPUTS: Record<Family, string[]> = {
   decoder: ["input_ids"],
   encoder: ["input_ids"],
@@ -125,7 +121,7 @@ export function checkFamilyInputs(model: OnnxModel, family: Family): void {
 export function addLossGraph(model: OnnxModel, options: LossGraphOptions): LossGraph {
   const graph = graphOf(model);
   checkFamilyInputs(model, options.family);
-  const opset = opsetOf(model);
+  const opset = defaultOpset(model.proto);
   if (opset < 11) {
     throw new OnnxFormatError(model.file, "opset_import", `ai.onnx opset ${opset} is too old for the loss graph (GatherElements needs 11)`);
   }

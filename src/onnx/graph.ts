@@ -6,6 +6,12 @@ import {
   ModelProtoSchema,
   NodeProtoSchema,
   StringStringEntryProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TensorShapeProtoSchema,
+  TypeProto_TensorSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+  type ModelProto,
   type AttributeProto,
   type GraphProto,
   type NodeProto,
@@ -13,6 +19,7 @@ import {
   type ValueInfoProto,
 } from "onnx-buf";
 import { OnnxFormatError } from "./errors.ts";
+import type { ValueType } from "./infer.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
 
 export { AttributeType };
@@ -217,9 +224,39 @@ function remember(graph: GraphProto): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Value infos and opsets
+
+/**
+ * The ValueInfoProto onnxruntime and onnx expect for a tensor of this type: numbers are fixed
+ * sizes, strings symbolic ones (dim_param); no `shape` leaves the rank unknown.
+ */
+export function valueInfoFor(name: string, type: ValueType): ValueInfoProto {
+  const tensorType = create(TypeProto_TensorSchema, {
+    elemType: type.dtype,
+    shape: type.shape
+      ? create(TensorShapeProtoSchema, {
+          dim: type.shape.map((d) =>
+            create(TensorShapeProto_DimensionSchema, {
+              value: typeof d === "number" ? { case: "dimValue", value: BigInt(d) } : { case: "dimParam", value: d },
+            }),
+          ),
+        })
+      : undefined,
+  });
+  return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: "tensorType", value: tensorType } }) });
+}
+
+/** The version of the default (ai.onnx) domain the model imports, or 0 when it imports none. */
+export function defaultOpset(proto: ModelProto): number {
+  const entry = proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
+  return entry ? Number(entry.version) : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Attributes
 
-export type AttributeValue = number | bigint | string | number[] | bigint[] | string[] | TensorProto | GraphProto;
+/** `{ float: x }` makes a FLOAT attribute of a whole number (1.0), as the builders write epsilons and scales. */
+export type AttributeValue = number | bigint | string | number[] | bigint[] | string[] | { float: number } | TensorProto | GraphProto;
 
 export interface AttributeSpec {
   /** Force a float attribute for a whole-number value (numbers default to INT when integral). */
@@ -244,6 +281,7 @@ export function makeAttribute(name: string, value: AttributeValue, spec: Attribu
     }
     return create(AttributeProtoSchema, { name, type: AttributeType.FLOATS, floats: numbers.map(Number) });
   }
+  if ("float" in value) return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: value.float });
   if (value.$typeName === "onnx.TensorProto") return create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: value });
   return create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g: value });
 }

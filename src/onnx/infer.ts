@@ -1,10 +1,4 @@
-import { create } from "@bufbuild/protobuf";
 import {
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
   type GraphProto,
   type NodeProto,
   type TensorProto,
@@ -14,7 +8,7 @@ import {
 import { DataType, dataTypeName } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
-import { addGraphOutputs, cloneModel, describe, topologicalOrder } from "./graph.ts";
+import { addGraphOutputs, cloneModel, describe, topologicalOrder, valueInfoFor } from "./graph.ts";
 import { readFloat32, readIntegers, tensorShape } from "./tensor.ts";
 import { evaluateDim, type Dim } from "./dims.ts";
 import { OPS, UnknownInput, type InferContext, type Known } from "./infer-ops.ts";
@@ -131,23 +125,6 @@ function typeFromProto(type: TypeProto | undefined): ValueType | undefined {
     dtype: t.elemType,
     shape: t.shape.dim.map((d, i) => (d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : `unk_dim_${i}`)),
   };
-}
-
-/** The ValueInfoProto onnxruntime and onnx expect for a graph output of this type. */
-export function valueInfoFor(name: string, type: ValueType): ValueInfoProto {
-  const tensorType = create(TypeProto_TensorSchema, {
-    elemType: type.dtype,
-    shape: type.shape
-      ? create(TensorShapeProtoSchema, {
-          dim: type.shape.map((d) =>
-            create(TensorShapeProto_DimensionSchema, {
-              value: typeof d === "number" ? { case: "dimValue", value: BigInt(d) } : { case: "dimParam", value: d },
-            }),
-          ),
-        })
-      : undefined,
-  });
-  return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: "tensorType", value: tensorType } }) });
 }
 
 /**

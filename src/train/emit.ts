@@ -5,25 +5,16 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
-  AttributeProto_AttributeType as AttributeType,
-  AttributeProtoSchema,
   NodeProtoSchema,
   TensorProtoSchema,
-  type AttributeProto,
   type NodeProto,
   type TensorProto,
 } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
+import { makeAttribute, type AttributeValue } from "../onnx/graph.ts";
 
-export type Attr = number | number[] | string | { float: number } | TensorProto;
-
-export function makeAttr(name: string, value: Attr): AttributeProto {
-  if (typeof value === "number") return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(value) });
-  if (typeof value === "string") return create(AttributeProtoSchema, { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
-  if (Array.isArray(value)) return create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: value.map((v) => BigInt(v)) });
-  if ("float" in value) return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: value.float });
-  return create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: value });
-}
+/** Attribute values of emitted nodes (src/onnx/graph.ts's, one way to build attributes). */
+export type Attr = AttributeValue;
 
 export function floatTensor(name: string, values: ArrayLike<number>, dims: number[]): TensorProto {
   const data = Float32Array.from(values);
@@ -62,7 +53,7 @@ export class Emitter {
         output: names,
         attribute: Object.entries(attrs)
           .filter((e): e is [string, Attr] => e[1] !== undefined)
-          .map(([k, v]) => makeAttr(k, v)),
+          .map(([k, v]) => makeAttribute(k, v)),
       }),
     );
     return names;

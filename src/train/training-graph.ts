@@ -7,11 +7,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
   NodeProtoSchema,
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
   type GraphProto,
   type ModelProto,
   type NodeProto,
@@ -20,11 +15,12 @@ import {
 } from "onnx-buf";
 import { addLossGraph } from "../eval/loss-graph.ts";
 import type { Family } from "../models/types.ts";
-import { DataType, dataTypeName } from "../onnx/dtype.ts";
+import { DataType, dataTypeName, isFloatType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
+import { defaultOpset, makeAttribute, valueInfoFor } from "../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { materialize, readFloat32, readIntegers } from "../onnx/tensor.ts";
-import { Emitter, makeAttr } from "./emit.ts";
+import { Emitter } from "./emit.ts";
 import { GRAD_RULES, NON_DIFFERENTIABLE, type GradContext } from "./grad/index.ts";
 import { ort, type SessionOptions } from "./session.ts";
 import { tapShapes, type ValueFacts } from "./shapes.ts";
@@ -103,10 +99,10 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
     const weighted = e.mul(withLoss.nll, LOSS_SCALE);
     lossNodes.push(
       ...e.nodes,
-      create(NodeProtoSchema, { name: `${PREFIX}loss_sum`, opType: "ReduceSum", input: [weighted], output: [LOSS_OUTPUT], attribute: [makeAttr("keepdims", 0)] }),
+      create(NodeProtoSchema, { name: `${PREFIX}loss_sum`, opType: "ReduceSum", input: [weighted], output: [LOSS_OUTPUT], attribute: [makeAttribute("keepdims", 0)] }),
     );
     lossInits.push(...e.initializers);
-    extraInputs.push(valueInfo(LOSS_SCALE, DataType.FLOAT, []));
+    extraInputs.push(valueInfoFor(LOSS_SCALE, { dtype: DataType.FLOAT, shape: [] }));
     lossName = LOSS_OUTPUT;
     scale = LOSS_SCALE;
   } else {
@@ -123,7 +119,7 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
     node: forwardNodes,
     initializer: forwardInits,
     input: dataInputs,
-    output: [valueInfo(lossName, DataType.FLOAT, [])],
+    output: [valueInfoFor(lossName, { dtype: DataType.FLOAT, shape: [] })],
   });
 
   // 2. Shapes and small integer values of everything, at the training shape.
@@ -166,7 +162,7 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
       opType: t.transposed ? "Transpose" : "Identity",
       input: [t.of],
       output: [t.copy],
-      attribute: t.transposed ? [makeAttr("perm", [1, 0])] : [],
+      attribute: t.transposed ? [makeAttribute("perm", [1, 0])] : [],
     }),
   );
   const candidates = new Set(fp32.filter((t) => wanted(t.name) && !copies.has(t.name)).map((t) => t.name));
@@ -181,7 +177,7 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
     if (!positions.some((i) => node.input[i] && requires.has(node.input[i]))) continue;
     for (const out of node.output) {
       const f = facts.get(out);
-      if (out && f && isFloat(f.dataType)) requires.add(out);
+      if (out && f && isFloatType(f.dataType)) requires.add(out);
     }
   }
 
@@ -257,7 +253,7 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
     const dims = t.dims.map(Number);
     const out = `${PREFIX}grad:${t.name}`;
     gradNodes.push(create(NodeProtoSchema, { name: `${PREFIX}out/${t.name}`, opType: "Identity", input: [g], output: [out] }));
-    gradOutputs.push(valueInfo(out, DataType.FLOAT, dims));
+    gradOutputs.push(valueInfoFor(out, { dtype: DataType.FLOAT, shape: dims }));
     params.push({ name: t.name, dims, grad: out });
   }
   if (params.length === 0) throw new GradientError(`${file}: no trainable float initializer reaches the loss`);
@@ -270,10 +266,10 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
   const staticInputs = dataInputs.map((i) => {
     const f = facts.get(i.name)!;
     shapes[i.name] = f.dims;
-    return valueInfo(i.name, f.dataType, f.dims);
+    return valueInfoFor(i.name, { dtype: f.dataType, shape: f.dims });
   });
-  const paramInputs = params.map((p) => valueInfo(p.name, DataType.FLOAT, p.dims));
-  const lossOut = valueInfo(lossName, DataType.FLOAT, lossFacts.dims);
+  const paramInputs = params.map((p) => valueInfoFor(p.name, { dtype: DataType.FLOAT, shape: p.dims }));
+  const lossOut = valueInfoFor(lossName, { dtype: DataType.FLOAT, shape: lossFacts.dims });
   const train = withGraph(base, opset, {
     ...baseGraph,
     node: [...liveNodes, ...e.nodes, ...gradNodes],
@@ -302,31 +298,7 @@ function withGraph(proto: ModelProto, opset: number, graph: GraphProto): ModelPr
   };
 }
 
-function defaultOpset(proto: ModelProto): number {
-  const entry = proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
-  return entry ? Number(entry.version) : 0;
-}
-
 function isDefaultDomain(node: NodeProto): boolean {
   return node.domain === "" || node.domain === "ai.onnx";
-}
-
-function isFloat(t: number): boolean {
-  return t === DataType.FLOAT || t === DataType.FLOAT16 || t === DataType.DOUBLE || t === DataType.BFLOAT16;
-}
-
-export function valueInfo(name: string, elemType: number, dims: number[]): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, {
-      value: {
-        case: "tensorType",
-        value: create(TypeProto_TensorSchema, {
-          elemType,
-          shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: { case: "dimValue", value: BigInt(d) } })) }),
-        }),
-      },
-    }),
-  });
 }
 

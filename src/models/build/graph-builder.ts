@@ -1,24 +1,17 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  AttributeProto_AttributeType as AttrType,
-  AttributeProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
   TensorProtoSchema,
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
-  type AttributeProto,
   type ModelProto,
   type NodeProto,
   type TensorProto,
   type ValueInfoProto,
 } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
+import { makeAttribute, valueInfoFor, type AttributeValue } from "../../onnx/graph.ts";
 
 /** How a built weight's values are made. */
 export type WeightInit =
@@ -39,7 +32,7 @@ export interface WeightSpec {
   init: WeightInit;
 }
 
-type AttrValue = number | number[] | string | TensorProto | { float: number };
+type AttrValue = AttributeValue;
 
 /** The opset built graphs use: what optimum exports at by default, with LayerNorm decomposed. */
 export const BUILD_OPSET = 14;
@@ -68,12 +61,12 @@ export class GraphBuilder {
   }
 
   input(name: string, dataType: DataType, dims: (string | number)[]): string {
-    this.inputs.push(valueInfo(name, dataType, dims));
+    this.inputs.push(valueInfoFor(name, { dtype: dataType, shape: dims }));
     return name;
   }
 
   output(name: string, dataType: DataType, dims: (string | number)[]): void {
-    this.outputs.push(valueInfo(name, dataType, dims));
+    this.outputs.push(valueInfoFor(name, { dtype: dataType, shape: dims }));
   }
 
   weight(name: string, shape: number[], init: WeightInit, dataType: DataType = DataType.FLOAT): string {
@@ -99,7 +92,7 @@ export class GraphBuilder {
         opType,
         input: inputs,
         output: out,
-        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+        attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
       }),
     );
     return out;
@@ -141,22 +134,3 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: DataType, dims: (string | number)[]): ValueInfoProto {
-  const shape = create(TensorShapeProtoSchema, {
-    dim: dims.map((d) =>
-      create(TensorShapeProto_DimensionSchema, { value: typeof d === "string" ? { case: "dimParam", value: d } : { case: "dimValue", value: BigInt(d) } }),
-    ),
-  });
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, { value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType, shape }) } }),
-  });
-}
-
-function attribute(name: string, v: AttrValue): AttributeProto {
-  if (typeof v === "number") return create(AttributeProtoSchema, { name, type: AttrType.INT, i: BigInt(v) });
-  if (typeof v === "string") return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v)) return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.map((x) => BigInt(x)) });
-  if ("float" in v) return create(AttributeProtoSchema, { name, type: AttrType.FLOAT, f: v.float });
-  return create(AttributeProtoSchema, { name, type: AttrType.TENSOR, t: v });
-}
