@@ -18,7 +18,7 @@ import { DataType } from "../onnx/dtype.ts";
 import { Emitter } from "./emit.ts";
 import type { AdamWOptions, ParamState } from "./optimizer.ts";
 import { createSession, ort, type SessionOptions } from "./session.ts";
-import { valueInfo } from "./training-graph.ts";
+import { valueInfoFor } from "../onnx/graph.ts";
 
 export interface OptimizedParam {
   name: string;
@@ -75,8 +75,8 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
   const lr = `${PREFIX}lr`;
   const step = `${PREFIX}step`;
   const gradNorm = `${PREFIX}grad_norm`;
-  const inputs = [valueInfo(lr, DataType.DOUBLE, []), valueInfo(step, DataType.DOUBLE, [])];
-  const outputs = [valueInfo(gradNorm, DataType.FLOAT, [])];
+  const inputs = [valueInfoFor(lr, { dtype: DataType.DOUBLE, shape: [] }), valueInfoFor(step, { dtype: DataType.DOUBLE, shape: [] })];
+  const outputs = [valueInfoFor(gradNorm, { dtype: DataType.FLOAT, shape: [] })];
 
   const slots: OptimizerSlots[] = options.params.map((p, k) => {
     const at = (kind: string) => `${PREFIX}${kind}/${k}:${p.name}`;
@@ -90,9 +90,9 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
       newM: at("new_m"),
       newV: at("new_v"),
     };
-    for (const name of [slot.value, slot.m, slot.v, ...slot.grads]) inputs.push(valueInfo(name, DataType.FLOAT, [p.size]));
-    if (slot.mask) inputs.push(valueInfo(slot.mask, DataType.BOOL, [p.size]));
-    for (const name of [slot.newValue, slot.newM, slot.newV]) outputs.push(valueInfo(name, DataType.FLOAT, [p.size]));
+    for (const name of [slot.value, slot.m, slot.v, ...slot.grads]) inputs.push(valueInfoFor(name, { dtype: DataType.FLOAT, shape: [p.size] }));
+    if (slot.mask) inputs.push(valueInfoFor(slot.mask, { dtype: DataType.BOOL, shape: [p.size] }));
+    for (const name of [slot.newValue, slot.newM, slot.newV]) outputs.push(valueInfoFor(name, { dtype: DataType.FLOAT, shape: [p.size] }));
     return slot;
   });
 

@@ -9,7 +9,7 @@ import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type Mode
 import * as ort from "onnxruntime-node";
 import { DataType } from "../../onnx/dtype.ts";
 import { addNode, makeAttribute } from "../../onnx/graph.ts";
-import { valueInfoFor } from "../../onnx/infer.ts";
+import { valueInfoFor } from "../../onnx/graph.ts";
 
 /** Y = alpha * op(A) @ op(B) (+ C when `accumulate`), op transposing where asked. */
 export interface GemmSpec {
