@@ -10,6 +10,7 @@ import { UsageError } from "./errors.ts";
 import { PRUNE_RESULT_VERSION, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
 import { pruneStructuredFile, type StructuredResult } from "../prune/structured/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { budgetCommand } from "./prune-budget.ts";
 
 export interface PruneCommandOptions {
   method: string;
@@ -35,6 +36,12 @@ export interface PruneCommandOptions {
   neurons?: string;
   /** --method structured: heads per attention block, where the graph does not show it. */
   headsCount?: string;
+  /** --budget: the highest sparsity within this perplexity increase over dense (src/cli/prune-budget.ts). */
+  budget?: string;
+  tolerance?: string;
+  dataset?: string;
+  seqLen?: string;
+  stride?: string;
 }
 
 export function parseSparsities(text: string): number[] {
@@ -57,7 +64,7 @@ export function pathFor(file: string, sparsity: number, several: boolean): strin
   return `${file.slice(0, file.length - ext.length)}-s${sparsity}${ext}`;
 }
 
-function methodOptions(options: PruneCommandOptions): Record<string, unknown> {
+export function methodOptions(options: PruneCommandOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (options.nm !== undefined) {
     if (options.method !== "nm") throw new UsageError(`--nm is an option of --method nm, not ${options.method}`);
@@ -81,10 +88,11 @@ function summary(r: PruneResult): string {
  * Calibration windows for Wanda, SparseGPT and OWL, as a config's prune.calibration gives
  * them: token ids of --calibration, --calibration-samples windows of --calibration-seq-len.
  */
-async function calibrationFor(model: string, options: PruneCommandOptions): Promise<CalibrationData | undefined> {
+export async function calibrationFor(model: string, options: PruneCommandOptions): Promise<CalibrationData | undefined> {
   const calibrated = listMethods().find((m) => m.name === options.method)?.calibrated ?? false;
   if (!options.calibration) {
-    if (options.tokenizer !== undefined || options.calibrationSamples !== undefined || options.calibrationSeqLen !== undefined) {
+    // --budget evaluates perplexity, so it takes --tokenizer without --calibration.
+    if ((options.tokenizer !== undefined && options.budget === undefined) || options.calibrationSamples !== undefined || options.calibrationSeqLen !== undefined) {
       throw new UsageError("--tokenizer, --calibration-samples and --calibration-seq-len go with --calibration <dataset>");
     }
     return undefined;
@@ -187,6 +195,11 @@ export function register(program: Command): void {
     .option("--calibration-seq-len <n>", "with --calibration: tokens per window (default 512)")
     .option("--cache <dir>", "download and token cache (default ~/.cache/prunebench)")
     .option("--engine <engine>", "magnitude pruning engine: stream (from data file to data file, holding no weights), memory, or auto (stream where it can)", "auto")
+    .option("--budget <increase>", "instead of --sparsity: search the highest sparsity whose perplexity on --dataset is within this increase over dense (\"2%\" or 0.02), and write that model")
+    .option("--tolerance <step>", "with --budget: grid step and final bracket width (default 0.01)")
+    .option("--dataset <ref>", "with --budget: evaluation text (a file, bundled/test, wikitext-2-raw/test, <folder>:test); needs --tokenizer")
+    .option("--seq-len <n>", "with --budget: perplexity window in tokens (default 512)")
+    .option("--stride <n>", "with --budget: sliding-window stride (default --seq-len)")
     .action(async (model: string, options: PruneCommandOptions) => {
       if (!["auto", "stream", "memory"].includes(options.engine ?? "auto")) {
         throw new UsageError(`--engine: expected auto, stream or memory, got ${JSON.stringify(options.engine)}`);
@@ -194,7 +207,8 @@ export function register(program: Command): void {
       if (!["auto", "always", "never"].includes(options.externalData ?? "auto")) {
         throw new UsageError(`--external-data: expected auto, always or never, got ${JSON.stringify(options.externalData)}`);
       }
-      if (options.method === "structured") await structuredCommand(model, options);
+      if (options.budget !== undefined) await budgetCommand(model, options);
+      else if (options.method === "structured") await structuredCommand(model, options);
       else await pruneCommand(model, options);
     });
 }

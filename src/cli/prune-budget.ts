@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { relative } from "../config/schema.ts";
+import { runInWorker } from "../eval/worker-client.ts";
+import { mapModel } from "../models/index.ts";
+import { readModel } from "../onnx/model.ts";
+import { maxBudgetEvaluations, searchBudget, type BudgetSearch } from "../prune/budget.ts";
+import { getMethod } from "../prune/registry.ts";
+import { PRUNE_RESULT_VERSION, pruneFile, type PruneResult } from "../prune/index.ts";
+import { writeJsonAtomic } from "../util/atomic.ts";
+import { jobFromOptions } from "./eval.ts";
+import { UsageError } from "./errors.ts";
+import { calibrationFor, methodOptions, type PruneCommandOptions } from "./prune.ts";
+
+const pct = (x: number) => `${Number((x * 100).toFixed(2))}%`;
+const signed = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
+
+function budgetOf(text: string): number {
+  const ok = /^\d+(\.\d+)?%$/.test(text) || (text.trim() !== "" && Number.isFinite(Number(text)));
+  const value = ok ? relative(text.endsWith("%") ? text : Number(text)) : Number.NaN;
+  if (!(value >= 0)) throw new UsageError(`--budget: expected a perplexity increase such as "2%" or 0.02, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+function toleranceOf(text: string | undefined): number {
+  const value = text === undefined ? 0.01 : Number(text);
+  if (!(value > 0 && value < 0.5)) throw new UsageError(`--tolerance: expected a step in (0, 0.5), e.g. 0.01, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** The report of `prunebench prune --budget --json`: the search and the written model's prune result. */
+export interface BudgetCommandResult {
+  schema: typeof PRUNE_RESULT_VERSION;
+  method: string;
+  maxIncrease: number;
+  tolerance: number;
+  dense: number;
+  search: BudgetSearch;
+  result: PruneResult | null;
+}
+
+/**
+ * `prunebench prune <model> --method sparsegpt --budget 2% --dataset ... --tokenizer ...`: the
+ * highest sparsity on a `tolerance` grid whose perplexity stays within the budget (the
+ * pipeline's search, src/prune/budget.ts, from [0, 1)), then that model written to --out (and
+ * its mask to --mask). Each candidate is pruned into a temporary folder and evaluated in a
+ * worker thread; the found one is pruned again into --out, so --out is written once.
+ */
+export async function budgetCommand(model: string, options: PruneCommandOptions): Promise<BudgetCommandResult> {
+  const maxIncrease = budgetOf(options.budget!);
+  const tolerance = toleranceOf(options.tolerance);
+  if (options.sparsity !== undefined) throw new UsageError("--budget searches the sparsity: leave out --sparsity");
+  if (options.method === "structured" || options.method === "nm" || options.nm !== undefined) throw new UsageError(`--budget: ${options.method} fixes or shapes its sparsity; the search takes a mask method (magnitude, global, random, wanda, sparsegpt, owl)`);
+  getMethod(options.method);
+  if (!options.dataset) throw new UsageError("--budget needs --dataset <text file | bundled/test | wikitext-2-raw/test> to measure perplexity on");
+  if (!options.tokenizer) throw new UsageError('--budget needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder | "bytes">');
+  const seed = options.seed === undefined ? 0 : Number(options.seed);
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: ${JSON.stringify(options.seed)} is not an integer`);
+  const job = (file: string) => jobFromOptions(file, { tokenizer: options.tokenizer, dataset: options.dataset, seqLen: options.seqLen, stride: options.stride, cache: options.cache, perplexity: true });
+  job(model);
+  const calibration = await calibrationFor(model, options);
+  const map = mapModel(readModel(model));
+  const perplexity = async (file: string) => {
+    const outcome = await runInWorker(job(file)).result;
+    if (!outcome.perplexity || outcome.perplexity.partial) throw new UsageError(`${file}: perplexity was not measured to the end`, 1);
+    return outcome.perplexity.token;
+  };
+  const prune = (sparsity: number, output: string, mask?: string) =>
+    pruneFile({ input: model, output, mask, map, method: options.method, options: methodOptions(options), sparsity, seed, patterns: { include: options.include, exclude: options.exclude }, externalData: options.externalData, engine: options.engine, calibration });
+  const dense = await perplexity(model);
+  console.error(`budget ${options.method}: dense perplexity ${dense.toFixed(4)}; searching within +${pct(maxIncrease)} on a ${pct(tolerance)} grid (at most ${maxBudgetEvaluations(tolerance)} evaluations)`);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "prunebench-budget-"));
+  let search: BudgetSearch;
+  try {
+    search = await searchBudget({
+      maxIncrease,
+      tolerance,
+      evaluate: async (sparsity) => {
+        const file = path.join(scratch, `s${sparsity}.onnx`);
+        await prune(sparsity, file);
+        const increase = (await perplexity(file)) / dense - 1;
+        rmSync(file, { force: true });
+        rmSync(`${file}.data`, { force: true });
+        return { sparsity, increase, run: `${options.method}@${sparsity}` };
+      },
+      onPoint: (p, b) => console.error(`budget ${options.method}: ${pct(p.sparsity)} gives ${signed(p.increase)} (bracket ${pct(b.within.sparsity)}..${b.beyond ? pct(b.beyond.sparsity) : "100%"})`),
+    });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const bracket = `bracket ${pct(search.within.sparsity)} (${signed(search.within.increase)})..${search.beyond ? `${pct(search.beyond.sparsity)} (${signed(search.beyond.increase)})` : "100%"}, ${search.evaluations} evaluations`;
+  let result: PruneResult | null = null;
+  if (search.within.sparsity > 0) {
+    result = await prune(search.within.sparsity, options.out, options.mask);
+    console.log(`${options.method}: ${pct(search.within.sparsity)} within +${pct(maxIncrease)} perplexity (${bracket}) -> ${options.out}`);
+  }
+  const report: BudgetCommandResult = { schema: PRUNE_RESULT_VERSION, method: options.method, maxIncrease, tolerance, dense, search, result };
+  if (options.json) writeJsonAtomic(options.json, report);
+  if (!result) throw new UsageError(`--budget: not even ${pct(search.beyond?.sparsity ?? tolerance)} of ${options.method} stays within +${pct(maxIncrease)} perplexity (${bracket}); nothing written`, 1);
+  return report;
+}
