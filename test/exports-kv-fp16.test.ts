@@ -10,14 +10,24 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import * as ort from "onnxruntime-node";
 import { evaluatePerplexity } from "../src/eval/evaluate.ts";
+import { createSession } from "../src/eval/session.ts";
 import type { LoadedTokenizer } from "../src/eval/tokenizer.ts";
-import { DataType } from "../src/onnx/dtype.ts";
-import { graphOf, readModel } from "../src/onnx/model.ts";
+import { DataType, floatToHalf, halfToFloat } from "../src/onnx/dtype.ts";
+import { graphOf, readModel, type OnnxModel } from "../src/onnx/model.ts";
+import { writeModel } from "../src/onnx/write.ts";
 import { readFloat32 } from "../src/onnx/tensor.ts";
 import { pruneFile } from "../src/prune/index.ts";
 import { pruneStructuredFile } from "../src/prune/structured/index.ts";
+import { randomBatch } from "../src/train/batches.ts";
+import { batchFeeds, emptyPastFeeds, inputTypes, scaleTensor } from "../src/train/feeds.ts";
+import { trainingView } from "../src/train/fp32-view.ts";
+import { gradCheck } from "../src/train/gradcheck.ts";
 import { loadMasks } from "../src/train/masks.ts";
+import { Rng } from "../src/train/rng.ts";
+import { finetune } from "../src/train/train.ts";
+import { buildTrainingGraph, LOSS_SCALE } from "../src/train/training-graph.ts";
 import { SHARED_MODELS, skipWithoutShared } from "./helpers/shared-data.ts";
 
 export const LLAMA_FP16 = path.join(SHARED_MODELS, "llama-tiny-random-fp16/model.onnx");
@@ -139,6 +149,127 @@ test("structured pruning of both exports: head count from the fused attention no
     for (const t of graphOf(readModel(llama)).initializer) if (/mlp/.test(t.name)) assert.equal(t.dataType, DataType.FLOAT16, `${t.name} stays fp16`);
     const lppl = await perplexity(llama);
     assert.ok(Number.isFinite(lppl) && lppl > 1, `llama structured perplexity ${lppl}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Inputs at [1, S] after a past of P: ids below 200, masks of ones, positions P.., caches of sin values. */
+function stepFeeds(session: ort.InferenceSession, S: number, P: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const m of session.inputMetadata) {
+    if (!m.isTensor) continue;
+    const past = /^past/.test(m.name);
+    const shape = m.shape.map((d) => (typeof d === "number" ? d : /batch/.test(d) ? 1 : past ? P : /total/.test(d) ? S + P : S));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const value = (i: number) => (/mask/.test(m.name) ? 1 : /position/.test(m.name) ? i + P : (i * 37 + 11) % 200);
+    const cache = Float32Array.from({ length: n }, (_, i) => Math.sin(i) / 2);
+    if (m.type === "int64") feeds[m.name] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(value(i))), shape);
+    else if (m.type === "int32") feeds[m.name] = new ort.Tensor("int32", Int32Array.from({ length: n }, (_, i) => value(i)), shape);
+    else if (m.type === "float16") feeds[m.name] = new ort.Tensor("float16", Uint16Array.from(cache, floatToHalf), shape);
+    else feeds[m.name] = new ort.Tensor("float32", cache, shape);
+  }
+  return feeds;
+}
+
+async function runOutputs(model: OnnxModel, S: number, P: number): Promise<Map<string, Float32Array>> {
+  const { session } = await createSession(model);
+  try {
+    const out = await session.run(stepFeeds(session, S, P));
+    return new Map(Object.entries(out).map(([k, t]) => [k, t.type === "float16" ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as Float32Array)]));
+  } finally {
+    await session.release();
+  }
+}
+
+test("the training view (fp32, fused kernels written as plain ops) computes what onnxruntime's kernels compute, with and without a past", { skip: skipWithoutShared(LLAMA_FP16, GPT2_PAST) }, async () => {
+  for (const [file, P, tolerance] of [
+    [GPT2_PAST, 0, 1e-6],
+    [GPT2_PAST, 3, 1e-6],
+    // fp16 kernels against fp32 arithmetic: half-precision rounding of logits near 0.4.
+    [LLAMA_FP16, 0, 2e-3],
+  ] as const) {
+    const model = readModel(file);
+    const view = trainingView(model);
+    assert.ok(view.defused.size > 0, "fused nodes were written out");
+    assert.ok(!graphOf(view.model).node.some((n) => n.domain === "com.microsoft"), "no contrib op left");
+    assert.ok(!graphOf(view.model).initializer.some((t) => t.dataType === DataType.FLOAT16), "no fp16 left");
+    const fused = await runOutputs(model, 7, P);
+    const plain = await runOutputs(view.model, 7, P);
+    for (const [name, a] of fused) {
+      const b = plain.get(name)!;
+      assert.equal(b.length, a.length, `${name} size`);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      assert.ok(worst < tolerance, `${path.basename(path.dirname(file))} past ${P}: ${name} differs by ${worst}`);
+    }
+  }
+});
+
+test("gradients through the defused graphs match finite differences", { skip: skipWithoutShared(LLAMA_FP16, GPT2_PAST) }, async (t) => {
+  for (const file of [GPT2_PAST, LLAMA_FP16]) {
+    const view = trainingView(readModel(file));
+    const graph = graphOf(view.model);
+    const batch = randomBatch(tokens, 1, { family: "decoder", seqLen: 8, vocab: 256 }, new Rng(3));
+    const inputs = graph.input.map((i) => i.name);
+    const types = new Map<string, number>(graph.input.map((i) => [i.name, i.type?.value.case === "tensorType" ? i.type.value.value.elemType : DataType.INT64]));
+    types.set("labels", DataType.INT64);
+    const past = emptyPastFeeds(view.model, 1);
+    const training = await buildTrainingGraph({ model: view.model, loss: { kind: "lm", family: "decoder" }, feeds: batchFeeds(batch, [...inputs, "labels"], types, past), frozen: view.frozen });
+    for (const name of view.frozen) assert.ok(!training.params.some((p) => p.name === name), `${name} is not trained`);
+    const inits = new Map(graph.initializer.map((x) => [x.name, x]));
+    const params = new Map(training.params.map((p) => [p.name, Float32Array.from(readFloat32(view.model, inits.get(p.name)!).data)]));
+    const feeds = { ...batchFeeds(batch, training.inputs, inputTypes(training.train), { ...past, [LOSS_SCALE]: scaleTensor(1 / 8) }) };
+    const results = await gradCheck({ graph: training, feeds, params, eps: 1e-3, coordinates: 8 });
+    const worst = results.reduce((a, b) => (b.relError > a.relError ? b : a));
+    t.diagnostic(`${path.basename(path.dirname(file))}: ${results.length} tensors, worst relative error ${worst.relError.toExponential(2)} (${worst.name})`);
+    assert.ok(worst.relError < 1e-2, `${file}: ${worst.name} relative error ${worst.relError} (analytic ${worst.analytic}, numeric ${worst.numeric})`);
+  }
+});
+
+test("finetune of both exports with a pruning mask: the loss falls, pruned weights stay exactly zero, weights keep their type", { skip: skipWithoutShared(LLAMA_FP16, GPT2_PAST) }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-exports-finetune-"));
+  try {
+    for (const [file, type] of [
+      [GPT2_PAST, DataType.FLOAT],
+      [LLAMA_FP16, DataType.FLOAT16],
+    ] as const) {
+      const pruned = path.join(dir, "pruned.onnx");
+      const mask = path.join(dir, "pruned.mask");
+      await pruneFile({ input: file, output: pruned, mask, method: "magnitude", sparsity: 0.5 });
+      const masks = loadMasks(mask);
+      const model = readModel(pruned);
+      const result = await finetune({ model, family: "decoder", tokens, steps: 12, lr: 1e-2, batch: 2, seqLen: 24, evalBatches: 2, evalEvery: 12, masks, seed: 1 });
+      const where = path.basename(path.dirname(file));
+      assert.ok(result.final.loss < result.initial.loss - 0.05, `${where}: validation loss ${result.initial.loss} -> ${result.final.loss}`);
+      assert.ok(result.history.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.gradNorm)), `${where}: finite losses`);
+      assert.equal(result.sparsity?.kept, 1, `${where}: every pruned weight stayed pruned`);
+      const out = path.join(dir, "tuned.onnx");
+      writeModel(result.model, out);
+      const tuned = readModel(out);
+      const original = new Map(graphOf(model).initializer.map((x) => [x.name, x]));
+      let moved = 0;
+      for (const x of graphOf(tuned).initializer) {
+        const before = original.get(x.name)!;
+        assert.equal(x.dataType, before.dataType, `${where}: ${x.name} keeps its type`);
+        const keep = masks.get(x.name);
+        if (!keep) continue;
+        assert.equal(x.dataType, type);
+        const w = readFloat32(tuned, x).data;
+        const w0 = readFloat32(model, before).data;
+        for (let i = 0; i < w.length; i++) {
+          if (!keep[i]) assert.ok(Object.is(w[i], 0), `${where}: ${x.name}[${i}] stays +0`);
+          else if (w[i] !== w0[i]) moved++;
+        }
+      }
+      assert.ok(moved > 0, `${where}: kept weights were trained`);
+      // The rotary tables are positions, not weights.
+      for (const n of graphOf(model).node.filter((n) => n.opType === "RotaryEmbedding")) {
+        for (const name of n.input.slice(2, 4)) assert.deepEqual(readFloat32(tuned, graphOf(tuned).initializer.find((x) => x.name === name)!).data, readFloat32(model, original.get(name)!).data);
+      }
+      const ppl = await perplexity(out);
+      assert.ok(Number.isFinite(ppl) && ppl > 1 && ppl < Math.exp(result.initial.loss) * 1.5, `${where}: tuned perplexity ${ppl}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,7 @@
 /** onnxruntime feeds for a batch of examples, by the names exporters give transformer inputs. */
 import type { ModelProto } from "onnx-buf";
+import { emptyPastDims, isPastInput } from "../eval/feeds.ts";
+import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { intTensor, ort } from "./session.ts";
 import type { Example } from "./batches.ts";
 import { UserError } from "../errors.ts";
@@ -58,6 +60,22 @@ export function batchFeeds(examples: Example[], inputs: string[], types: Map<str
         throw new FeedError(`the model input ${JSON.stringify(name)} is not one prunebench knows how to feed (input_ids, attention_mask, token_type_ids, position_ids, decoder_input_ids, decoder_attention_mask)`);
     }
     feeds[name] = intTensor(type, values, [B, len]);
+  }
+  return feeds;
+}
+
+/**
+ * Empty fp32 KV caches (past length 0) for every past input of a model (the training view is
+ * fp32), so a cache export trains as a plain forward pass.
+ */
+export function emptyPastFeeds(model: OnnxModel, batch: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of graphOf(model).input) {
+    if (!isPastInput(input.name)) continue;
+    const shape = input.type?.value.case === "tensorType" ? (input.type.value.value.shape?.dim ?? []).map((d) => (d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : undefined)) : [];
+    const dims = emptyPastDims(shape, batch);
+    if (!dims) throw new FeedError(`${model.file}: input ${JSON.stringify(input.name)} (a KV cache) declares no shape; training cannot build an empty one`);
+    feeds[input.name] = new ort.Tensor("float32", new Float32Array(0), dims);
   }
   return feeds;
 }

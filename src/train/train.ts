@@ -8,12 +8,13 @@ import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema, type TensorProto } from "onnx-buf";
 import { findLogitsOutput, IGNORE_INDEX, logitsVocab } from "../eval/loss-graph.ts";
 import type { Family } from "../models/types.ts";
-import { DataType } from "../onnx/dtype.ts";
+import { DataType, isFloatType } from "../onnx/dtype.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
-import { readFloat32 } from "../onnx/tensor.ts";
+import { readFloat32, setFloatValues } from "../onnx/tensor.ts";
 import { randomBatch, sequentialBatches, type BatchOptions, type Example } from "./batches.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { batchFeeds, inputTypes, scaleTensor } from "./feeds.ts";
+import { batchFeeds, emptyPastFeeds, inputTypes, scaleTensor } from "./feeds.ts";
+import { trainingView } from "./fp32-view.ts";
 import { checkSparsity, type Masks, type SparsityReport } from "./masks.ts";
 import { learningRate, newParamState, type ParamState, type Schedule } from "./optimizer.ts";
 import { GraphAdamW } from "./optimizer-graph.ts";
@@ -118,14 +119,21 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   const accumulate = Math.max(1, o.accumulate ?? 1);
 
   const sample = randomBatch(train, o.batch, batchOptions, new Rng(1));
-  const modelInputs = graphOf(o.model).input.map((i) => i.name).filter((n) => !graphOf(o.model).initializer.some((t) => t.name === n));
-  const types = new Map<string, number>(graphOf(o.model).input.map((i) => [i.name, i.type?.value.case === "tensorType" ? i.type.value.value.elemType : DataType.INT64]));
+  // Training computes in fp32 on plain ops (fp16 widened, fused kernels written out); the
+  // tuned weights go back into o.model's own graph and types.
+  const view = trainingView(o.model);
+  const viewGraph = graphOf(view.model);
+  const modelInputs = viewGraph.input.map((i) => i.name).filter((n) => !viewGraph.initializer.some((t) => t.name === n));
+  const types = new Map<string, number>(viewGraph.input.map((i) => [i.name, i.type?.value.case === "tensorType" ? i.type.value.value.elemType : DataType.INT64]));
   types.set("labels", DataType.INT64);
+  // A plain forward pass of a KV-cache export: every past input empty (length 0).
+  const past = emptyPastFeeds(view.model, o.batch);
   const graph = await buildTrainingGraph({
-    model: o.model,
+    model: view.model,
     loss: { kind: "lm", family: o.family, logits: o.logits },
-    feeds: batchFeeds(sample, [...modelInputs, "labels"], types),
+    feeds: batchFeeds(sample, [...modelInputs, "labels"], types, past),
     trainable: o.trainable,
+    frozen: view.frozen,
     session: o.session,
   });
   const feedTypes = inputTypes(graph.train);
@@ -133,11 +141,11 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   const evalSession = await createSession(graph.evaluate, o.session);
   let optimizer: GraphAdamW | undefined;
   try {
-    const states = initialStates(o.model, graph, o.masks);
+    const states = initialStates(view.model, graph, o.masks);
     optimizer = await GraphAdamW.create(states, { weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1, accumulate }, o.session);
     const byName = new Map(states.map((s) => [s.name, s]));
     const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, tensorOf(byName.get(p.name)!.value, p.dims)]));
-    const feedsFor = (examples: Example[], scale: number) => ({ ...batchFeeds(examples, graph.inputs, feedTypes, { [graph.scale!]: scaleTensor(scale) }), ...paramFeeds() });
+    const feedsFor = (examples: Example[], scale: number) => ({ ...batchFeeds(examples, graph.inputs, feedTypes, { ...past, [graph.scale!]: scaleTensor(scale) }), ...paramFeeds() });
 
     const validationBatches = sequentialBatches(valid, o.batch, o.evalBatches ?? 4, batchOptions, new Rng((o.seed ?? 0) + 1));
     const validate = async (step: number): Promise<Validation> => {
@@ -251,10 +259,10 @@ function tensorOf(data: Float32Array, dims: number[]): ort.Tensor {
   return new ort.Tensor("float32", data, dims);
 }
 
-/** Values of named fp32 initializers, as written in the output model. */
+/** Values of named float initializers (fp32, fp16, bf16), as written in the output model, in fp32. */
 export function floatValues(model: OnnxModel, names: string[]): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const t of graphOf(model).initializer) if (names.includes(t.name) && t.dataType === DataType.FLOAT) out.set(t.name, readFloat32(model, t).data);
+  for (const t of graphOf(model).initializer) if (names.includes(t.name) && isFloatType(t.dataType)) out.set(t.name, readFloat32(model, t).data);
   return out;
 }
 
@@ -280,11 +288,18 @@ function initialStates(model: OnnxModel, graph: TrainingGraph, masks?: Masks): P
   return graph.params.map((p) => newParamState(p.name, Float32Array.from(readFloat32(model, inits.get(p.name)!).data), p.dims.length >= 2, own.get(p.name)));
 }
 
-/** The inference model with new weights (tied copies rewritten from their originals); the input model is not modified. */
+/**
+ * The inference model with new weights (tied copies rewritten from their originals), each in
+ * its own type (fp16 weights trained in fp32 are rounded back to fp16); the input model is not
+ * modified.
+ */
 export function withWeights(model: OnnxModel, values: Map<string, Float32Array>, tied: TiedCopy[]): OnnxModel {
   const graph = graphOf(model);
-  const replaced = (t: TensorProto, data: Float32Array<ArrayBuffer>) =>
-    create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  const replaced = (t: TensorProto, data: Float32Array<ArrayBuffer>) => {
+    const out = create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType });
+    setFloatValues(out, data);
+    return out;
+  };
   const initializer = graph.initializer.map((t) => {
     const v = values.get(t.name);
     if (v) return replaced(t, Float32Array.from(v));

@@ -43,6 +43,8 @@ export interface TrainingGraphOptions {
   feeds: Record<string, ort.Tensor>;
   /** Which float initializers to train (default: every one that reaches the loss, except fixed sinusoidal position tables). */
   trainable?: (name: string) => boolean;
+  /** Float initializers never trained whatever `trainable` says (tables such as rotary caches). */
+  frozen?: ReadonlySet<string>;
   /** Detect tied copies and train them as one tensor (default true). */
   tie?: boolean;
   session?: SessionOptions;
@@ -145,7 +147,8 @@ export async function buildTrainingGraph(options: TrainingGraphOptions): Promise
       .filter((t) => t.dataType === DataType.FLOAT && t.dims.length === 2 && isSinusoidal(readFloat32(model, t).data, Number(t.dims[0]), Number(t.dims[1])))
       .map((t) => t.name),
   );
-  const wanted = options.trainable ?? ((name: string) => !sinusoidal.has(name));
+  const chosen = options.trainable ?? ((name: string) => !sinusoidal.has(name));
+  const wanted = (name: string) => !options.frozen?.has(name) && chosen(name);
   const original = new Set(source.initializer.map((t) => t.name));
   const floats = forwardInits.filter((t) => original.has(t.name) && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16));
   for (const t of floats) {

@@ -178,6 +178,6 @@ export function rewriteCacheShapes(graph: GraphProto, region: readonly NodeProto
     const value = (i: number) => (dims[i]?.value.case === "dimValue" ? Number(dims[i].value.value) : null);
     if (dims.length < 2 || value(dims.length - 1) !== headSize) continue;
     const axis = dims.findIndex((_, i) => i < dims.length - 1 && value(i) === heads);
-    if (axis >= 0) dims[axis] = { ...dims[axis], value: { case: "dimValue", value: BigInt(kept) } };
+    if (axis >= 0) dims[axis].value = { case: "dimValue", value: BigInt(kept) };
   }
 }
