@@ -46,7 +46,7 @@ test("a reduced demo runs end to end: analysis, dense, prune sweep, fine-tune, e
   uninterrupted = result;
   assert.deepEqual(
     result.runs.map((r) => r.id),
-    ["dense", "magnitude@0.3", "magnitude@0.3+ft", "magnitude@0.6", "magnitude@0.6+ft"],
+    ["dense", "dense+ft", "magnitude@0.3", "magnitude@0.3+ft", "magnitude@0.6", "magnitude@0.6+ft"],
   );
   for (const run of result.runs) {
     assert.equal(run.error, undefined, `${run.id}: ${run.error}`);
@@ -61,9 +61,21 @@ test("a reduced demo runs end to end: analysis, dense, prune sweep, fine-tune, e
   const tuned = result.runs.find((r) => r.id === "magnitude@0.6+ft")!;
   assert.equal(tuned.finetuned, true);
   assert.equal(tuned.nonzeroParams, pruned.nonzeroParams, "fine-tuning keeps the mask");
+  // The control: the dense model fine-tuned with the same recipe. No fine-tuned run ends worse
+  // on validation than it started (the best weights are kept, step 0 included).
+  const control = result.runs.find((r) => r.id === "dense+ft")!;
+  assert.equal(control.finetuned, true);
+  assert.equal(control.nonzeroParams, dense.nonzeroParams);
+  for (const run of result.runs.filter((r) => r.finetuned)) {
+    assert.ok(run.finetune!.lossEnd <= run.finetune!.lossStart, `${run.id}: validation ${run.finetune!.lossStart} -> ${run.finetune!.lossEnd}`);
+    assert.equal(run.finetune!.validation, "bundled/train, last 10% held out");
+    assert.ok(run.finetune!.bestStep! >= 0 && run.finetune!.bestStep! <= 4);
+  }
   assert.ok(result.analysis && result.analysis.params.total > 0);
   const report = readFileSync(done.reportFile!, "utf8");
   for (const heading of ["### Model: demo-decoder", "### Weights", "### Per layer"]) assert.ok(report.includes(heading), `report has ${heading}`);
+  assert.match(report, /\| dense \+ fine-tune \| 0% \|/);
+  assert.match(report, /\| vs dense \+ fine-tune \|/);
   assert.ok(readdirSync(path.join(out, "charts")).some((f) => f.endsWith(".svg")));
 });
 

@@ -79,6 +79,8 @@ export const FinetuneSchema = z
     batch: z.number().int().positive().default(4),
     seq_len: z.number().int().positive().default(128),
     dataset: DatasetRefSchema.default("bundled/train"),
+    /** Text whose loss picks the weights kept; the last 10% of `dataset`, held out from training, when absent. */
+    validation: DatasetRefSchema.optional(),
     warmup: z.number().int().nonnegative().default(0),
     weight_decay: z.number().nonnegative().default(0),
     seed: z.number().int().default(0),

@@ -42,3 +42,8 @@ export async function datasetTokens(ctx: RunContext, ref: string): Promise<Int32
   const { corpus, split } = await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
   return tokenizeCached(loadTokenizer(ctx.tokenizerFile), corpus.split(split), { cacheDir: ctx.cacheDir });
 }
+
+/** How results name a dataset reference ("bundled/train", "wikitext-2-raw/test"). */
+export async function datasetLabel(ctx: RunContext, ref: string): Promise<string> {
+  return (await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir })).label;
+}

@@ -98,6 +98,10 @@ export async function runConfig(original: LoadedConfig, options: RunConfigOption
     const dense = await timed("evaluate", () => evaluateStage(ctx, "eval:dense", ctx.modelFile, "dense"));
     result.runs.push(runRecord({ id: "dense", method: "dense", options: {}, sparsity: 0, fixedSparsity: true }, 0, modelFacts(ctx.modelFile, map.family), dense, false));
     save();
+    if (config.finetune) {
+      checkStop("finetune dense");
+      await denseControl(ctx, result, timed, save);
+    }
     for (const planned of plan) {
       checkStop(`prune ${planned.id}`);
       await sweepPoint(ctx, planned, result, timed, save);
@@ -149,12 +153,35 @@ async function sweepPoint(ctx: RunContext, planned: PlannedRun, result: Result, 
     result.runs.push(tunedRun);
     save();
   } catch (error) {
-    if (error instanceof RunInterrupted) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    ctx.progress.log(`run ${planned.id} failed: ${message}`);
-    result.runs.push({ ...runRecord(planned, 0, { params: 0, nonzeroParams: 0, sizeBytes: 0 }, { latency: [], warnings: [], seconds: 0 }, false), error: message });
+    recordFailure(ctx, result, planned, error, false);
     save();
   }
+}
+
+/**
+ * The dense model fine-tuned with the same recipe: the control of every fine-tuned row, so a
+ * reader can tell what pruning costs from what the fine-tuning text does to any model.
+ */
+async function denseControl(ctx: RunContext, result: Result, timed: Timed, save: () => void): Promise<void> {
+  const planned: PlannedRun = { id: "dense+ft", method: "dense", options: {}, sparsity: 0, fixedSparsity: true };
+  try {
+    const tuned = await timed("finetune", () => finetuneStage(ctx, "dense", { model: ctx.modelFile, mask: null }));
+    const measures = await timed("evaluate", () => evaluateStage(ctx, "eval:dense+ft", tuned.model, planned.id));
+    const run = runRecord(planned, 0, modelFacts(tuned.model, ctx.map.family), measures, true);
+    run.finetune = tuned.summary;
+    result.runs.push(run);
+  } catch (error) {
+    recordFailure(ctx, result, planned, error, true);
+  }
+  save();
+}
+
+/** A run that failed keeps its error in the results; an interruption goes on up. */
+function recordFailure(ctx: RunContext, result: Result, planned: PlannedRun, error: unknown, finetuned: boolean): void {
+  if (error instanceof RunInterrupted) throw error;
+  const message = error instanceof Error ? error.message : String(error);
+  ctx.progress.log(`run ${planned.id} failed: ${message}`);
+  result.runs.push({ ...runRecord(planned, 0, { params: 0, nonzeroParams: 0, sizeBytes: 0 }, { latency: [], warnings: [], seconds: 0 }, finetuned), error: message });
 }
 
 /** The config with its latency providers overridden; the override is part of the journal key. */

@@ -64,10 +64,15 @@ export type Latency = z.infer<typeof LatencySchema>;
 export const FinetuneSummarySchema = z.object({
   steps: z.number().int().nonnegative(),
   tokens: z.number().int().nonnegative(),
+  /** Validation loss before the first step, and of the weights kept. */
   lossStart: z.number(),
   lossEnd: z.number(),
   seconds: z.number().nonnegative(),
   trainer: z.enum(["builtin", "command"]),
+  /** The validation text, e.g. "bundled/train, last 10% held out" or "bundled/valid". */
+  validation: z.string().optional(),
+  /** Step of the weights kept (the lowest validation loss; 0 when no step improved it). */
+  bestStep: z.number().int().nonnegative().optional(),
 });
 
 export const RunSchema = z.object({

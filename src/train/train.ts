@@ -16,6 +16,7 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { batchFeeds, emptyPastFeeds, inputTypes, scaleTensor } from "./feeds.ts";
 import { trainingView } from "./fp32-view.ts";
 import { checkSparsity, type Masks, type SparsityReport } from "./masks.ts";
+import { BestWeights } from "./best.ts";
 import { learningRate, newParamState, type ParamState, type Schedule } from "./optimizer.ts";
 import { GraphAdamW } from "./optimizer-graph.ts";
 import { Rng } from "./rng.ts";
@@ -53,6 +54,11 @@ export interface TrainOptions {
   evalBatches?: number;
   /** Stop after this many validations without improvement, and keep the best weights. */
   patience?: number;
+  /**
+   * Return the weights of the lowest validation loss, step 0 included (fine-tuning then never
+   * leaves a model worse on validation than it came); implied by `patience`.
+   */
+  keepBest?: boolean;
   seed?: number;
   checkpoint?: { file: string; every?: number };
   /** Stop after this step (the schedule still spans `steps`): splits a long run over jobs, with checkpoint and resume. */
@@ -174,8 +180,10 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
     if (validation.length === 0) validation.push(initial);
     o.onProgress?.({ kind: "validation", step: start, loss: initial.loss, perplexity: initial.perplexity });
 
-    let best = validation.reduce((a, b) => (b.loss < a.loss ? b : a));
-    let bestValues = o.patience ? states.map((s) => Float32Array.from(s.value)) : undefined;
+    // After a resume the weights of an earlier best are gone: the resumed weights start the count.
+    const latest = validation[validation.length - 1];
+    const keeper = o.patience || o.keepBest ? BestWeights.from(latest.step === start ? latest : await validate(start), states) : undefined;
+    let best = keeper?.best ?? validation.reduce((a, b) => (b.loss < a.loss ? b : a));
     let sinceBest = 0;
     let stoppedEarly = false;
     let trainedTokens = 0;
@@ -205,10 +213,9 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
         const v = await validate(step + 1);
         validation.push(v);
         o.onProgress?.({ kind: "validation", step: v.step, loss: v.loss, perplexity: v.perplexity });
-        if (v.loss < best.loss) {
+        if (keeper ? keeper.offer(v, states) : v.loss < best.loss) {
           best = v;
           sinceBest = 0;
-          if (bestValues) bestValues = states.map((s) => Float32Array.from(s.value));
         } else if (o.patience && ++sinceBest >= o.patience) {
           stoppedEarly = true;
         }
@@ -222,8 +229,8 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
         break;
       }
     }
-    if (bestValues && best.loss < validation[validation.length - 1].loss) states.forEach((s, k) => s.value.set(bestValues![k]));
-    const final = bestValues ? best : validation[validation.length - 1];
+    keeper?.restore(validation[validation.length - 1], states);
+    const final = keeper ? keeper.best : validation[validation.length - 1];
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const loopSeconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
     const values = new Map(states.map((s) => [s.name, s.value]));

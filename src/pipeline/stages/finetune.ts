@@ -6,7 +6,7 @@ import { finetune } from "../../train/train.ts";
 import { loadMasks } from "../../train/masks.ts";
 import { runExternalTrainer } from "../../train/external.ts";
 import { RunInterrupted, type RunContext } from "../context.ts";
-import { datasetTokens } from "../datasets.ts";
+import { datasetLabel, datasetTokens } from "../datasets.ts";
 import { loadTokenizer } from "../../eval/tokenizer.ts";
 import type { PrunedArtifact } from "./prune.ts";
 
@@ -19,10 +19,11 @@ export interface TunedArtifact {
 
 /**
  * Fine-tunes a pruned model with its mask kept: the built-in trainer (checkpointed under the
- * journal, so an interrupted fine-tune resumes at its last checkpoint), or the config's
+ * journal, so an interrupted fine-tune resumes at its last checkpoint; the weights of the
+ * lowest validation loss are kept, the start included), or the config's
  * external command, after which the mask is re-applied and checked.
  */
-export async function finetuneStage(ctx: RunContext, runId: string, pruned: PrunedArtifact): Promise<TunedArtifact> {
+export async function finetuneStage(ctx: RunContext, runId: string, pruned: Pick<PrunedArtifact, "model" | "mask">): Promise<TunedArtifact> {
   const stage = `finetune:${runId}`;
   const done = ctx.journal.get<TunedArtifact>(stage);
   if (done) return done;
@@ -36,6 +37,9 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Prun
     summary = { steps: 0, tokens: 0, lossStart: Number.NaN, lossEnd: Number.NaN, seconds: result.seconds, trainer: "command" };
   } else {
     const tokens = await datasetTokens(ctx, ft.dataset);
+    // A validation split when the config names one; otherwise the trainer holds out the last 10%.
+    const validTokens = ft.validation ? await datasetTokens(ctx, ft.validation) : undefined;
+    const validation = ft.validation ? await datasetLabel(ctx, ft.validation) : `${await datasetLabel(ctx, ft.dataset)}, last 10% held out`;
     // The same special ids evaluation uses, so training and scoring mask and start alike.
     const { specials } = loadTokenizer(ctx.tokenizerFile);
     ctx.progress.start(`finetune ${runId}`, ft.steps);
@@ -44,6 +48,8 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Prun
         model: readModel(pruned.model),
         family: ctx.map.family,
         tokens,
+        validTokens,
+        keepBest: true,
         steps: ft.steps,
         lr: ft.lr,
         batch: ft.batch,
@@ -70,6 +76,8 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Prun
         lossEnd: result.final.loss,
         seconds: result.seconds,
         trainer: "builtin",
+        validation,
+        bestStep: result.final.step,
       };
     } finally {
       ctx.progress.stop();

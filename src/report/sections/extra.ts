@@ -72,13 +72,15 @@ export function detailsSection(results: Result[]): Section {
         String(run.finetune!.steps),
         fmtNumber(run.finetune!.lossStart),
         fmtNumber(run.finetune!.lossEnd),
+        run.finetune!.bestStep === undefined ? "–" : String(run.finetune!.bestStep),
+        escapeText(run.finetune!.validation ?? "–", { max: 60 }),
         escapeText(run.finetune!.trainer),
         `${fmtNumber(run.finetune!.seconds, 3)} s`,
       ]),
   );
   const body = join(
     details("Runners", runners),
-    finetune.length && details("Fine-tuning", table(["model", "run", "steps", "loss before", "loss after", "trainer", "time"], finetune)),
+    finetune.length && details("Fine-tuning", table(["model", "run", "steps", "validation loss at start", "validation loss kept", "step kept", "validation text", "trainer", "time"], finetune)),
     warnings.length && details(`Warnings (${warnings.length})`, warnings.join("\n")),
     timings.length && details("Stage timings", timings.join("\n")),
   );

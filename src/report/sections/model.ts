@@ -4,7 +4,7 @@ import { join } from "../section.ts";
 import { escapeText } from "../escape.ts";
 import { fmtChange, fmtCount, fmtNumber, fmtPercent, plural } from "../format.ts";
 import { table } from "../markdown.ts";
-import { denseRun, latencyFor, latencyKeys, methodGroups, methodLabel } from "../runs.ts";
+import { denseRun, denseTunedRun, isDense, latencyFor, latencyKeys, methodGroups, methodLabel } from "../runs.ts";
 import { chartId, latencyChart, perplexityChart } from "../charts/build.ts";
 import type { LatencyThresholds } from "../types.ts";
 import { compareLatency, type LatencyVerdict } from "../stats/latency.ts";
@@ -43,9 +43,12 @@ function rows(result: Result): Row[] {
 
 function perplexityTable(result: Result): string {
   const dense = denseRun(result);
+  const control = denseTunedRun(result);
   const base = dense?.perplexity?.token;
+  // Fine-tuned rows against the dense model fine-tuned with the same recipe, where it ran.
+  const tunedBase = control?.perplexity?.token ?? base;
   const ppl = (run: Run | undefined) => (run?.perplexity ? fmtNumber(run.perplexity.token) : run?.error ? "failed" : "–");
-  const vs = (run: Run | undefined) => (run?.perplexity && base ? fmtChange(run.perplexity.token / base - 1) : "");
+  const vs = (run: Run | undefined, against = base) => (run?.perplexity && against ? fmtChange(run.perplexity.token / against - 1) : "");
   const body = rows(result).map((r) => [
     escapeText(r.label, { max: 60 }),
     fmtPercent(r.sparsity),
@@ -53,15 +56,26 @@ function perplexityTable(result: Result): string {
     ppl(r.pruned),
     vs(r.pruned),
     r.tuned ? ppl(r.tuned) : "",
-    vs(r.tuned),
+    vs(r.tuned, tunedBase),
   ]);
+  const controlRow = control ?? result.runs.find((r) => isDense(r) && r.finetuned);
+  if (controlRow) body.unshift(["dense + fine-tune", "0%", fmtPercent(controlRow.achievedSparsity, 1), ppl(controlRow), vs(controlRow), "", ""]);
   if (dense) body.unshift(["dense", "0%", fmtPercent(dense.achievedSparsity, 1), ppl(dense), "", "", ""]);
   if (!body.length) return "";
   const ds = (dense ?? result.runs.find((r) => r.perplexity))?.perplexity;
   const about = ds ? `Token perplexity on ${escapeText(ds.dataset, { max: 60 })} (${escapeText(ds.protocol, { max: 40 })}, ${ds.seqLen} tokens a window).` : "";
+  const validation = control?.finetune?.validation ?? result.runs.find((r) => r.finetune?.validation)?.finetune?.validation;
+  const controlNote = control?.perplexity
+    ? ` dense + fine-tune is the control: the dense model fine-tuned with the same recipe; fine-tuned rows are compared with it.`
+    : "";
+  const keptNote = validation ? ` Fine-tuning keeps the weights of the lowest validation loss (step 0 included) on ${escapeText(validation, { max: 80 })}, apart from this test text.` : "";
   return join(
-    about,
-    table(["method", "target", "achieved", "perplexity", "vs dense", "fine-tuned", "vs dense"], body, ["l", "r", "r", "r", "r", "r", "r"]),
+    about + controlNote + keptNote,
+    table(
+      ["method", "target", "achieved", "perplexity", "vs dense", "fine-tuned", control?.perplexity ? "vs dense + fine-tune" : "vs dense"],
+      body,
+      ["l", "r", "r", "r", "r", "r", "r"],
+    ),
   );
 }
 
@@ -126,7 +140,7 @@ function latencyTable(result: Result, t: LatencyThresholds): string {
  * verdicts (never with raw differences, which on a small model are mostly noise).
  */
 function kernelNote(result: Result, verdicts: Map<Run, LatencyVerdict>): string {
-  const unstructured = [...verdicts].filter(([r]) => r.method !== "structured").map(([, v]) => v.state);
+  const unstructured = [...verdicts].filter(([r]) => r.method !== "structured" && !isDense(r)).map(([, v]) => v.state);
   if (!unstructured.length) return "";
   const count = (s: LatencyVerdict["state"]) => unstructured.filter((x) => x === s).length;
   const bits = [
