@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { GraphProtoSchema, TensorProtoSchema, ValueInfoProtoSchema, type GraphProto } from "onnx-buf";
+import { GraphProtoSchema, NodeProtoSchema, TensorProtoSchema, ValueInfoProtoSchema, type GraphProto } from "onnx-buf";
 import {
   DataType,
   OnnxFormatError,
@@ -62,6 +62,18 @@ test("added nodes get fresh names and outputs", () => {
   assert.equal(b.output.length, 2);
   const names = graph.node.flatMap((n) => [n.name, ...n.output]);
   assert.equal(new Set(names).size, names.length);
+});
+
+test("a name is never handed out twice, even after edits by other means that keep the graph's counts", () => {
+  const graph = chain();
+  addNode(graph, { opType: "Relu", inputs: ["c"], name: "tap" });
+  // Swap a node for another written by hand, with the allocator's next name as its output:
+  // node, initializer, input and output counts all stay the same.
+  graph.node[2] = create(NodeProtoSchema, { name: "by_hand", opType: "Mul", input: ["b", "a"], output: ["tap_1"] });
+  const next = addNode(graph, { opType: "Relu", inputs: ["c"], name: "tap" });
+  assert.notEqual(next.name, "tap_1");
+  const names = graph.node.flatMap((n) => [n.name, ...n.output]);
+  assert.equal(new Set(names).size, names.length, names.join(", "));
 });
 
 test("initializers: add refuses a used name, remove refuses one still read, replace keeps the position", () => {

@@ -167,21 +167,34 @@ export function sortGraph(graph: GraphProto, file?: string): void {
 
 /**
  * Hands out names no node, value or initializer of the graph uses yet (subgraphs included),
- * so nodes added by different stages never collide.
+ * so nodes added by different stages never collide. Every name it has seen or handed out
+ * stays taken, even when the node that used it is removed later.
  */
 export class NameAllocator {
   private readonly used = new Set<string>();
+  /** Nodes, tensors and value infos whose names are in `used`: sync() only reads new ones. */
+  private readonly seen = new WeakSet<object>();
   constructor(graph: GraphProto) {
-    this.collect(graph);
+    this.sync(graph);
   }
-  private collect(graph: GraphProto): void {
-    for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.used.add(v.name);
-    for (const t of graph.initializer) this.used.add(t.name);
+  /**
+   * Takes in the names of every node, value info and initializer added to the graph since the
+   * last call, however it was added (a cheap pass over the lists when nothing changed). A node
+   * edited in place to write a new output is not seen: give such edits their names here first.
+   */
+  sync(graph: GraphProto): void {
+    for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.see(v, [v.name]);
+    for (const t of graph.initializer) this.see(t, [t.name]);
     for (const node of graph.node) {
-      this.used.add(node.name);
-      for (const n of [...node.input, ...node.output]) this.used.add(n);
-      for (const a of node.attribute) for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) this.collect(g);
+      if (this.seen.has(node)) continue;
+      this.see(node, [node.name, ...node.input, ...node.output]);
+      for (const a of node.attribute) for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) this.sync(g);
     }
+  }
+  private see(item: object, names: readonly string[]): void {
+    if (this.seen.has(item)) return;
+    this.seen.add(item);
+    for (const n of names) this.used.add(n);
   }
   /** `base` itself when free, else `base_1`, `base_2`, ... */
   fresh(base: string): string {
@@ -193,34 +206,19 @@ export class NameAllocator {
   reserve(name: string): void {
     this.used.add(name);
   }
-  names(): IterableIterator<string> {
-    return this.used.values();
-  }
 }
 
 const allocators = new WeakMap<GraphProto, NameAllocator>();
 
-const scannedSizes = new WeakMap<GraphProto, string>();
-
 /**
- * One allocator per graph, so successive addNode calls see each other's names; rebuilt when
- * the graph was edited by other means since (node, initializer or output count changed).
+ * One allocator per graph, so successive addNode calls see each other's names, brought up to
+ * date with whatever was added to the graph by other means since the last call.
  */
 export function namesOf(graph: GraphProto): NameAllocator {
-  const size = `${graph.node.length}/${graph.initializer.length}/${graph.output.length}/${graph.input.length}`;
   let names = allocators.get(graph);
-  if (!names || scannedSizes.get(graph) !== size) {
-    const fresh = new NameAllocator(graph);
-    if (names) for (const n of names.names()) fresh.reserve(n);
-    allocators.set(graph, (names = fresh));
-    remember(graph);
-  }
+  if (!names) allocators.set(graph, (names = new NameAllocator(graph)));
+  else names.sync(graph);
   return names;
-}
-
-/** Call after an edit through namesOf, so the next call does not rescan needlessly. */
-function remember(graph: GraphProto): void {
-  scannedSizes.set(graph, `${graph.node.length}/${graph.initializer.length}/${graph.output.length}/${graph.input.length}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,7 +343,6 @@ export function addNode(graph: GraphProto, spec: NewNode): NodeProto {
   });
   if (spec.index === undefined) graph.node.push(node);
   else graph.node.splice(spec.index, 0, node);
-  remember(graph);
   return node;
 }
 
@@ -373,7 +370,6 @@ export function addInitializer(graph: GraphProto, tensor: TensorProto, file = "<
   }
   names.reserve(tensor.name);
   graph.initializer.push(tensor);
-  remember(graph);
 }
 
 /**
