@@ -120,6 +120,35 @@ export async function denseInputStats(model: OnnxModel, inputs: ReadonlyMap<stri
  * it over the calibration windows, summing in float64.
  */
 export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<string, number>, kind: StatKind, calibration: CalibrationData, log: (m: string) => void = () => {}): Promise<Map<string, InputStats>> {
+  const { model: copy, outputs } = addCalibrationTaps(model, inputs, kind);
+  const { session } = await createSession(copy);
+  try {
+    const stats = new Map<string, InputStats>();
+    for (const [input, size] of inputs) stats.set(input, { input, size, values: new Float64Array(kind === "sqnorm" ? size : size * size), tokens: 0 });
+    const windows = calibrationWindows(calibration);
+    const fetches = [...outputs.values()];
+    const feeds = feedsFor(session, calibration.family);
+    for (const [i, window] of windows.entries()) {
+      const result = await session.run(feeds(window), fetches);
+      for (const [input, out] of outputs) {
+        const s = stats.get(input)!;
+        const data = result[out].data as Float32Array;
+        for (let j = 0; j < data.length; j++) s.values[j] += data[j];
+        s.tokens += window.length;
+      }
+      if ((i + 1) % 16 === 0) log(`calibration: ${i + 1}/${windows.length} windows`);
+    }
+    return stats;
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * A clone of the model (weights shared) with the in-graph reductions of each activation as
+ * extra outputs: input name -> output name.
+ */
+export function addCalibrationTaps(model: OnnxModel, inputs: ReadonlyMap<string, number>, kind: StatKind): { model: OnnxModel; outputs: Map<string, string> } {
   const copy = cloneModel(model);
   const graph = graphOf(copy);
   const version = opset(copy);
@@ -144,27 +173,7 @@ export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<st
     outputs.set(input, reduced);
     k++;
   }
-  const { session } = await createSession(copy);
-  try {
-    const stats = new Map<string, InputStats>();
-    for (const [input, size] of inputs) stats.set(input, { input, size, values: new Float64Array(kind === "sqnorm" ? size : size * size), tokens: 0 });
-    const windows = calibrationWindows(calibration);
-    const fetches = [...outputs.values()];
-    const feeds = feedsFor(session, calibration.family);
-    for (const [i, window] of windows.entries()) {
-      const result = await session.run(feeds(window), fetches);
-      for (const [input, out] of outputs) {
-        const s = stats.get(input)!;
-        const data = result[out].data as Float32Array;
-        for (let j = 0; j < data.length; j++) s.values[j] += data[j];
-        s.tokens += window.length;
-      }
-      if ((i + 1) % 16 === 0) log(`calibration: ${i + 1}/${windows.length} windows`);
-    }
-    return stats;
-  } finally {
-    await session.release();
-  }
+  return { model: copy, outputs };
 }
 
 /** Seeded windows of seqLen tokens drawn from the calibration split, as the papers sample C4/WikiText. */
