@@ -65,6 +65,7 @@ function validRef(ref: string): string | undefined {
 
 export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptions): Promise<Record<string, unknown>> {
   if (!o.out) throw new UsageError("--out <tuned.onnx> is required");
+  if (o.provider !== undefined && o.provider !== "cpu" && o.provider !== "cuda") throw new UsageError(`--provider: expected cpu or cuda, got ${JSON.stringify(o.provider)}`);
   const model = readModel(modelFile);
   let masks: Masks | undefined;
   if (o.mask) masks = loadMasks(o.mask);

@@ -1,6 +1,7 @@
 /**
  * Inference sessions from in-memory models, on the CPU or CUDA execution provider.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -39,20 +40,58 @@ const require = createRequire(import.meta.url);
  * / install_cuda) and needs an NVIDIA driver. Returns a reason when it cannot.
  */
 export function cudaUnavailableReason(): string | null {
-  const pkgDir = path.dirname(require.resolve("onnxruntime-node/package.json"));
-  const binDir = path.join(pkgDir, "bin");
-  const found = existsSync(binDir) && findFile(binDir, "libonnxruntime_providers_cuda.so");
-  if (!found) {
+  if (!cudaProviderLibrary()) {
+    const pkgDir = path.dirname(require.resolve("onnxruntime-node/package.json"));
     return `onnxruntime-node at ${pkgDir} has no CUDA provider library (libonnxruntime_providers_cuda.so); install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node on a machine with CUDA 12`;
   }
   return null;
 }
 
-function findFile(dir: string, name: string): boolean {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory() ? findFile(path.join(dir, entry.name), name) : entry.name === name) return true;
+/** The CUDA provider library beside onnxruntime's own, or null. */
+export function cudaProviderLibrary(): string | null {
+  const binDir = path.join(path.dirname(require.resolve("onnxruntime-node/package.json")), "bin");
+  return existsSync(binDir) ? findFile(binDir, CUDA_PROVIDER_LIBRARY) : null;
+}
+
+const CUDA_PROVIDER_LIBRARY = "libonnxruntime_providers_cuda.so";
+
+/**
+ * One line saying why a session with the cuda provider could not be created, for the fallback
+ * to cpu. onnxruntime says only "Failed to load shared library" when the provider library
+ * cannot be loaded (its own log line, on stderr, names the missing dependency), so the
+ * dynamic loader is asked again, in a child process, to name it here.
+ */
+export function cudaFailureReason(error: unknown, options: { library?: string | null; probe?: (library: string) => string | null } = {}): string {
+  const message = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+  const library = /Failed to load shared library/i.test(message) ? (options.library === undefined ? cudaProviderLibrary() : options.library) : null;
+  if (library) {
+    const why = (options.probe ?? probeLibrary)(library);
+    if (why) return `cuda provider unavailable, running on cpu: ${path.basename(library)} cannot be loaded (${why}); put the lib folders of the CUDA and cuDNN versions it was built for on LD_LIBRARY_PATH`;
   }
-  return false;
+  // "CUDA failure 100: no CUDA-capable device is detected ; GPU=-1 ; hostname=... ; file=... ; expr=...": the first clause says it.
+  const short = message.replace(/^.*?\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/, "").split(" ; ")[0]!.trim();
+  return `cuda provider failed, running on cpu: ${short || message}`;
+}
+
+/**
+ * The dynamic loader's error for a library's dependencies, or null where they load (Node then
+ * refuses the library as an addon, or a symbol that onnxruntime provides is missing).
+ */
+export function probeLibrary(library: string): string | null {
+  const script = `try { process.dlopen({ exports: {} }, ${JSON.stringify(library)}); } catch (e) { process.stdout.write(String(e.message).split("\\n")[0]); }`;
+  const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 30_000 });
+  const out = (child.stdout ?? "").trim();
+  if (!out || /did not self-register|undefined symbol/i.test(out)) return null;
+  return out.replace(`${library}: `, "");
+}
+
+function findFile(dir: string, name: string): string | null {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    const found = entry.isDirectory() ? findFile(full, name) : entry.name === name ? full : null;
+    if (found) return found;
+  }
+  return null;
 }
 
 function providerOptions(provider: Provider, threads?: number): ort.InferenceSession.SessionOptions {
@@ -107,7 +146,7 @@ export async function createSession(model: OnnxModel, options: SessionOptions = 
     session = await create(provider);
   } catch (error) {
     if (provider !== "cuda") throw error;
-    warning = `cuda provider failed, running on cpu: ${(error as Error).message.split("\n")[0]}`;
+    warning = cudaFailureReason(error);
     provider = "cpu";
     session = await create(provider);
   }

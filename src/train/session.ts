@@ -1,6 +1,7 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema, type ModelProto } from "onnx-buf";
 import * as ort from "onnxruntime-node";
+import { cudaFailureReason, cudaUnavailableReason } from "../eval/session.ts";
 import { DataType } from "../onnx/dtype.ts";
 
 export { ort };
@@ -12,15 +13,41 @@ export interface SessionOptions {
   intraOpThreads?: number;
 }
 
-/** Creates an onnxruntime session on an in-memory model (all weights inline or fed as inputs). */
+/**
+ * Creates an onnxruntime session on an in-memory model (all weights inline or fed as inputs).
+ * Where the cuda provider is asked for and cannot run, the session runs on the cpu and one line
+ * says why (once per process).
+ */
 export async function createSession(proto: ModelProto, options: SessionOptions = {}): Promise<ort.InferenceSession> {
   const bytes = toBinary(ModelProtoSchema, proto);
-  return ort.InferenceSession.create(bytes, {
-    logSeverityLevel: 3,
-    executionProviders: options.executionProviders ?? ["cpu"],
-    graphOptimizationLevel: options.optimize === false ? "disabled" : "all",
-    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-  });
+  const create = (executionProviders: string[]) =>
+    ort.InferenceSession.create(bytes, {
+      logSeverityLevel: 3,
+      executionProviders,
+      graphOptimizationLevel: options.optimize === false ? "disabled" : "all",
+      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    });
+  const providers = options.executionProviders ?? ["cpu"];
+  if (!providers.includes("cuda")) return create(providers);
+  const cpu = providers.filter((p) => p !== "cuda");
+  const unavailable = cudaUnavailableReason();
+  if (unavailable) {
+    warnOnce(`cuda provider unavailable, running on cpu: ${unavailable}`);
+    return create(cpu.length ? cpu : ["cpu"]);
+  }
+  try {
+    return await create(providers);
+  } catch (error) {
+    warnOnce(cudaFailureReason(error));
+    return create(cpu.length ? cpu : ["cpu"]);
+  }
+}
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.error(`warning: ${message}`);
 }
 
 const TYPES: Record<string, number> = {
