@@ -15,7 +15,8 @@ import { benchMain, peakRssBytes } from "./lib.ts";
  * here only their summary is printed).
  *
  * Environment: PRUNEBENCH_PROVIDER (cpu|cuda), PRUNEBENCH_LAT_BATCH ("1,8"), PRUNEBENCH_LAT_SEQ
- * ("128,512"), PRUNEBENCH_LAT_BUDGET_S (10), PRUNEBENCH_THREADS, PRUNEBENCH_LAT_PRESET (gpt2|tiny).
+ * ("128,512"), PRUNEBENCH_LAT_BUDGET_S (10), PRUNEBENCH_THREADS, PRUNEBENCH_LAT_PRESET (gpt2|tiny),
+ * PRUNEBENCH_MODEL_FILE (a model already built, e.g. by bench/gpu.sh, instead of building one).
  */
 export async function run(): Promise<Record<string, unknown>> {
   const env = process.env;
@@ -27,8 +28,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const preset = env.PRUNEBENCH_LAT_PRESET === "tiny" ? "tiny" : "gpt2";
   const dir = mkdtempSync(path.join(os.tmpdir(), "prunebench-bench-latency-"));
   try {
-    const file = path.join(dir, "model.onnx");
-    writeBuiltModel({ family: "decoder", preset, seed: 0, file, externalData: "always" });
+    const file = env.PRUNEBENCH_MODEL_FILE ?? path.join(dir, "model.onnx");
+    if (!env.PRUNEBENCH_MODEL_FILE) writeBuiltModel({ family: "decoder", preset, seed: 0, file, externalData: "always" });
     const created = await createSession(readModel(file), { provider, threads });
     const shapes = [];
     try {

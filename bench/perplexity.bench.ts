@@ -19,7 +19,8 @@ import { benchMain, peakRssBytes } from "./lib.ts";
  * Environment: PRUNEBENCH_PROVIDER (cpu|cuda), PRUNEBENCH_PPL_SEQ_LEN (1024), PRUNEBENCH_PPL_STRIDE
  * (seq_len), PRUNEBENCH_PPL_BATCH (1), PRUNEBENCH_PPL_MAX_SECONDS (stop early, result partial),
  * PRUNEBENCH_PPL_MODEL=torch-export (the small shared export instead of the built gpt2),
- * PRUNEBENCH_THREADS.
+ * PRUNEBENCH_MODEL_FILE (a model already built, e.g. by bench/gpu.sh, instead of building one),
+ * PRUNEBENCH_DATA (a folder laid out as ../shared/data; default ../shared/data), PRUNEBENCH_THREADS.
  */
 export async function run(): Promise<Record<string, unknown>> {
   const env = process.env;
@@ -37,10 +38,14 @@ export async function run(): Promise<Record<string, unknown>> {
     if (env.PRUNEBENCH_PPL_MODEL === "torch-export") {
       file = TORCH_EXPORT.gpt2;
       modelName = "torch-export gpt2 (3.3M)";
+    } else if (env.PRUNEBENCH_MODEL_FILE) {
+      file = env.PRUNEBENCH_MODEL_FILE;
+      modelName = `${env.PRUNEBENCH_MODEL_NAME ?? "built gpt2 (124M, random weights)"} from ${file}`;
     } else writeBuiltModel({ family: "decoder", preset: "gpt2", seed: 0, file, externalData: "always" });
     const buildSeconds = (performance.now() - t0) / 1000;
-    const text = readFileSync(path.join(WIKITEXT_RAW, "wiki.test.raw"), "utf8");
-    const tokenizer = loadTokenizer(path.join(SHARED_TOKENIZERS, "gpt2"));
+    const data = env.PRUNEBENCH_DATA;
+    const text = readFileSync(path.join(data ? path.join(data, "wikitext-2-raw") : WIKITEXT_RAW, "wiki.test.raw"), "utf8");
+    const tokenizer = loadTokenizer(path.join(data ? path.join(data, "tokenizers") : SHARED_TOKENIZERS, "gpt2"));
     const started = performance.now();
     const result = await evaluatePerplexity(readModel(file), tokenizer, text, "wikitext-2-raw/test", {
       family: "decoder",

@@ -8,9 +8,13 @@ import { Rng } from "../src/train/rng.ts";
 import { benchMain, peakRssBytes } from "./lib.ts";
 
 /**
- * Training throughput on CPU: a built gpt2 (124M parameters) at batch 4 x 128, and the tiny
- * built models of each family. Each case runs in its own process so its peak RSS is its own.
+ * Training throughput: a built gpt2 (124M parameters) at batch 4 x 128, and the tiny built
+ * models of each family. Each case runs in its own process so its peak RSS is its own.
  * Token values do not change the work, so the stream is seeded random ids.
+ *
+ * Environment: TRAIN_BENCH_CASES (names, comma-separated), PRUNEBENCH_PROVIDER (cpu|cuda; the
+ * cuda provider falls back to cpu with a warning where unavailable), PRUNEBENCH_TRAIN_STEPS
+ * (each case's default otherwise).
  */
 const self = fileURLToPath(import.meta.url);
 
@@ -32,6 +36,8 @@ const CASES: Case[] = [
 
 async function measure(c: Case): Promise<Record<string, unknown>> {
   const model = buildModel({ family: c.family, preset: c.preset, seed: 0 });
+  const provider = process.env.PRUNEBENCH_PROVIDER === "cuda" ? "cuda" : "cpu";
+  const steps = process.env.PRUNEBENCH_TRAIN_STEPS ? Number(process.env.PRUNEBENCH_TRAIN_STEPS) : c.steps;
   const vocab = c.family === "encoder" ? 30522 : 50257;
   const rng = new Rng(1);
   const tokens = Int32Array.from({ length: 200_000 }, () => rng.int(vocab));
@@ -43,8 +49,9 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
     model,
     family: c.family,
     tokens,
-    steps: c.steps,
+    steps,
     lr: 1e-4,
+    session: { executionProviders: [provider] },
     batch: c.batch,
     seqLen: c.seqLen,
     evalEvery: 1_000_000,
@@ -64,6 +71,7 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
   return {
     family: c.family,
     preset: c.preset,
+    provider,
     batch: c.batch,
     seqLen: c.seqLen,
     steps: r.steps,
@@ -90,9 +98,11 @@ export async function run(): Promise<Record<string, unknown>> {
       out[c.name] = { error: child.stderr.trim().split("\n").slice(-3).join(" ") };
       continue;
     }
-    out[c.name] = JSON.parse(child.stdout.trim().split("\n").pop()!);
+    // The cuda provider's fallback to cpu is said on stderr ("warning: cuda provider ...").
+    const warnings = child.stderr.split("\n").filter((l) => l.startsWith("warning: ")).map((l) => l.slice("warning: ".length));
+    out[c.name] = { ...JSON.parse(child.stdout.trim().split("\n").pop()!), warnings };
   }
-  return { cpuOnly: true, cases: out };
+  return { provider: process.env.PRUNEBENCH_PROVIDER === "cuda" ? "cuda" : "cpu", cases: out };
 }
 
 const at = process.argv.indexOf("--case");

@@ -8,6 +8,7 @@ export {
   buildModel,
   writeBuiltModel,
   builtWeightBytes,
+  builtWeightShapes,
   parameterCount,
   headParameterCount,
   resolveSizes,

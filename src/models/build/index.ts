@@ -44,6 +44,14 @@ export function buildModel(options: BuildOptions): OnnxModel {
   return { file: label, dir: process.cwd(), proto: builder.toModel(initializer, doc) };
 }
 
+/**
+ * Name, shape and type of each weight a build makes, without making it; `tiedTo` names the
+ * weight a tied copy (GPT-2's LM head) is made from, so it trains as that one.
+ */
+export function builtWeightShapes(options: BuildOptions): Array<{ name: string; dims: number[]; dataType: number; tiedTo?: string }> {
+  return plan(options).builder.weights.map((w) => ({ name: w.name, dims: [...w.shape], dataType: w.dataType, ...(w.init.kind === "transposeOf" ? { tiedTo: w.init.source } : {}) }));
+}
+
 export function builtWeightBytes(options: BuildOptions): number {
   return plan(options).builder.weights.reduce((sum, w) => sum + weightBytes(w), 0);
 }
