@@ -4,10 +4,10 @@ import { builtWeightShapes } from "../src/models/index.ts";
 import type { PresetName } from "../src/models/index.ts";
 import { DataType } from "../src/onnx/dtype.ts";
 import { runnerFingerprint } from "../src/eval/runner.ts";
-import { adamwStep, newParamState } from "../src/train/optimizer.ts";
+import { newParamState } from "../src/train/optimizer.ts";
+import { GraphAdamW } from "../src/train/optimizer-graph.ts";
 import { createSession, ort } from "../src/train/session.ts";
-import { valueInfo } from "../src/train/training-graph.ts";
-import { makeAttr } from "../src/train/emit.ts";
+import { makeAttribute, valueInfoFor } from "../src/onnx/graph.ts";
 import { benchMain, peakRssBytes } from "./lib.ts";
 
 /**
@@ -19,8 +19,9 @@ import { benchMain, peakRssBytes } from "./lib.ts";
  * same-shaped gradient each out, the token batch) and of a perplexity window (ids and labels
  * in, per-token losses out), with no compute: on the CPU that is the cost of creating and
  * reading the tensors; with PRUNEBENCH_PROVIDER=cuda it adds the host-device copies (that is
- * what bench/gpu.sh measures). Beside them, in the same run: a plain JS copy of the same bytes
- * (the reference) and the JS AdamW step over the same weights (the other per-step host work).
+ * what bench/gpu.sh measures). Then the optimizer step fine-tuning runs after each training
+ * step (the AdamW graph, src/train/optimizer-graph.ts: weights, both moments and gradients in,
+ * new weights and moments out), and a plain JS copy of the step's weights as the reference.
  *
  * Environment: PRUNEBENCH_PROVIDER (cpu|cuda), PRUNEBENCH_TRANSFER_PRESET (gpt2|tiny),
  * PRUNEBENCH_TRAIN_BATCH (4), PRUNEBENCH_TRAIN_SEQ (128), PRUNEBENCH_PPL_BATCH (8),
@@ -34,13 +35,13 @@ interface Io {
 
 function passThrough(inputs: Array<{ name: string; dims: number[]; type: number }>, outputs: Array<{ from: string; name: string; dims: number[]; cast?: number }>): ModelProto {
   const node = outputs.map((o, i) =>
-    create(NodeProtoSchema, { name: `n${i}`, opType: o.cast ? "Cast" : "Identity", input: [o.from], output: [o.name], attribute: o.cast ? [makeAttr("to", o.cast)] : [] }),
+    create(NodeProtoSchema, { name: `n${i}`, opType: o.cast ? "Cast" : "Identity", input: [o.from], output: [o.name], attribute: o.cast ? [makeAttribute("to", o.cast)] : [] }),
   );
   const graph = create(GraphProtoSchema, {
     name: "transfer",
     node,
-    input: inputs.map((i) => valueInfo(i.name, i.type, i.dims)),
-    output: outputs.map((o) => valueInfo(o.name, o.cast ?? DataType.FLOAT, o.dims)),
+    input: inputs.map((i) => valueInfoFor(i.name, { dtype: i.type, shape: i.dims })),
+    output: outputs.map((o) => valueInfoFor(o.name, { dtype: o.cast ?? DataType.FLOAT, shape: o.dims })),
   });
   return create(ModelProtoSchema, { irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: 17n })], graph, producerName: "prunebench-bench" });
 }
@@ -146,13 +147,18 @@ export async function run(): Promise<Record<string, unknown>> {
     for (const v of values) new Float32Array(v.length).set(v);
     copyMs.push(performance.now() - t);
   }
-  const states = params.map((p, i) => newParamState(p.name, values[i]!, p.dims.length > 1));
-  const grads = values.map((v) => Float32Array.from(v));
+  const states = params.map((p, i) => newParamState(p.name, Float32Array.from(values[i]!), p.dims.length > 1));
+  const grads = [values.map((v, i) => new ort.Tensor("float32", v, params[i]!.dims))];
+  const adamw = await GraphAdamW.create(states, { weightDecay: 0.01, clipNorm: 1 }, { executionProviders: providers });
   const adamMs: number[] = [];
-  for (let t = 1; t <= 3; t++) {
-    const start = performance.now();
-    adamwStep(states, grads, 1e-4, t, { weightDecay: 0.01, clipNorm: 1 });
-    adamMs.push(performance.now() - start);
+  try {
+    for (let t = 1; t <= 4; t++) {
+      const start = performance.now();
+      await adamw.step(grads, 1e-4, t);
+      if (t > 1) adamMs.push(performance.now() - start);
+    }
+  } finally {
+    await adamw.release();
   }
   const created = await createSession(windowGraph, { executionProviders: providers });
   await created.release();
@@ -162,10 +168,8 @@ export async function run(): Promise<Record<string, unknown>> {
     runner: runnerFingerprint({ provider }),
     trainStep: { batch: trainBatch, seqLen: trainSeq, ...step },
     evalWindow: { batch: pplBatch, seqLen: pplSeq, ...window },
-    reference: {
-      jsCopyOfStepWeightsMs: round(median(copyMs)),
-      jsAdamwStepMs: round(median(adamMs)),
-    },
+    optimizerStep: { bytesIn: paramCount * 16, bytesOut: paramCount * 12, runMs: round(median(adamMs)), runsMs: adamMs.map(round) },
+    reference: { jsCopyOfStepWeightsMs: round(median(copyMs)) },
     stepRunVsJsCopy: round(step.runMs / median(copyMs)),
     peakRssBytes: peakRssBytes(),
   };

@@ -74,6 +74,7 @@ test("every op of the project's graphs has a CUDA kernel, except the known fallb
   for (const kind of ["inference", "loss graph", "calibration taps (sqnorm)", "calibration taps (hessian)", "training graph", "evaluation graph", "structured rewrite"]) {
     for (const family of ["decoder", "encoder", "encoder-decoder"]) assert.ok(names.includes(`${family}: ${kind}`), `${family}: ${kind} is listed`);
   }
+  assert.ok(names.includes("optimizer: AdamW graph"), "the optimizer graph is listed");
   const ops = new Set(graphs.flatMap((g) => g.ops.map((u) => u.opType)));
   for (const op of ["MatMul", "LogSoftmax", "GatherElements", "ReduceSumSquare", "ScatterND"]) assert.ok(ops.has(op), `${op} is among the ops`);
   const found = fallbacks(cudaKernelTable(), graphs);

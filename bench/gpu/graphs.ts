@@ -2,7 +2,8 @@
  * Every kind of graph the project hands to onnxruntime, built on the CPU at tiny sizes (the op
  * types do not depend on the sizes): per family the built inference model, its loss graph,
  * the calibration taps (Wanda's squared norms, SparseGPT's X^T X), the training and
- * evaluation graphs of fine-tuning, and a structured rewrite (heads and neurons removed).
+ * evaluation graphs of fine-tuning, and a structured rewrite (heads and neurons removed); and
+ * fine-tuning's AdamW graph (masked and unmasked parameters, two accumulated gradients).
  */
 import type { ModelProto } from "onnx-buf";
 import { addLossGraph } from "../../src/eval/loss-graph.ts";
@@ -18,6 +19,7 @@ import { randomBatch } from "../../src/train/batches.ts";
 import { batchFeeds } from "../../src/train/feeds.ts";
 import { Rng } from "../../src/train/rng.ts";
 import { buildTrainingGraph } from "../../src/train/training-graph.ts";
+import { buildOptimizerGraph } from "../../src/train/optimizer-graph.ts";
 import { DataType } from "../../src/onnx/dtype.ts";
 import { findLogitsOutput, logitsVocab } from "../../src/eval/loss-graph.ts";
 
@@ -70,6 +72,16 @@ export async function projectGraphs(): Promise<ProjectGraph[]> {
     pruneStructured(structured, mapModel(structured), { heads: 0.5, neurons: 0.5 });
     out.push({ graph: `${family}: structured rewrite`, proto: structured.proto });
   }
+  const optimizer = buildOptimizerGraph({
+    params: [
+      { name: "w", size: 64, decay: true, masked: true },
+      { name: "b", size: 8, decay: false, masked: false },
+    ],
+    weightDecay: 0.01,
+    clipNorm: 1,
+    accumulate: 2,
+  });
+  out.push({ graph: "optimizer: AdamW graph", proto: optimizer.proto });
   return out;
 }
 

@@ -75,8 +75,8 @@ export function summarize(dir: string, dry = false): Json {
       speedup: ratio(medianStep(tp), medianStep(tc)),
     },
     transfer: {
-      cuda: xc ? { trainStep: xc.trainStep, evalWindow: xc.evalWindow, reference: xc.reference } : null,
-      cpu: xp ? { trainStep: xp.trainStep, evalWindow: xp.evalWindow, reference: xp.reference } : null,
+      cuda: xc ? { trainStep: xc.trainStep, evalWindow: xc.evalWindow, optimizerStep: xc.optimizerStep, reference: xc.reference } : null,
+      cpu: xp ? { trainStep: xp.trainStep, evalWindow: xp.evalWindow, optimizerStep: xp.optimizerStep, reference: xp.reference } : null,
       // What the bus adds to a step: the pass-through run on cuda less the same run on cpu.
       hostDeviceMsPerStep: xc && xp ? Math.round((xc.trainStep.runMs - xp.trainStep.runMs) * 1000) / 1000 : null,
       hostDeviceMsPerWindow: xc && xp ? Math.round((xc.evalWindow.runMs - xp.evalWindow.runMs) * 1000) / 1000 : null,
