@@ -90,3 +90,19 @@ writeModel(m, output);
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("finetune --provider takes cpu or cuda and says so in one line before any work", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "prunebench-finetune-provider-"));
+  try {
+    const errors = t.mock.method(console, "error", () => {});
+    const out = path.join(dir, "tuned.onnx");
+    const code = await main(["node", "prunebench", "finetune", path.join(dir, "missing.onnx"), "--provider", "gpu", "--dataset", "bundled/train", "--out", out]);
+    assert.notEqual(code, 0);
+    const lines = errors.mock.calls.map((c) => String(c.arguments[0]));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    // Checked before the model is read: the missing file is not what it complains about.
+    assert.match(lines[0]!, /--provider: expected cpu or cuda, got "gpu"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
