@@ -80,7 +80,8 @@ export function summarize(dir: string, dry = false): Json {
       // What the bus adds to a step: the pass-through run on cuda less the same run on cpu.
       hostDeviceMsPerStep: xc && xp ? Math.round((xc.trainStep.runMs - xp.trainStep.runMs) * 1000) / 1000 : null,
       hostDeviceMsPerWindow: xc && xp ? Math.round((xc.evalWindow.runMs - xp.evalWindow.runMs) * 1000) / 1000 : null,
-      shareOfCudaStep: xc && tc && medianStep(tc) ? Math.round((xc.trainStep.runMs / 1000 / medianStep(tc)!) * 1000) / 1000 : null,
+      // The step's two runs without their compute (pass-through training run, AdamW graph) over a real cuda step.
+      shareOfCudaStep: xc && tc && medianStep(tc) ? Math.round(((xc.trainStep.runMs + (xc.optimizerStep?.runMs ?? 0)) / 1000 / medianStep(tc)!) * 1000) / 1000 : null,
     },
     placement: p.placement ? { cuda: p.placement.cuda, cpuNodesByOp: p.placement.cpuNodesByOp, graphsWithCpuNodes: (p.placement.graphs as Json[]).filter((g) => g.onCpu.length || g.error).map((g) => ({ graph: g.graph, nodes: g.nodes, onCpu: g.onCpu, error: g.error })) } : null,
     opsWithoutCudaKernel: p.ops ? p.ops.fallbacks : null,
