@@ -12,6 +12,7 @@ import { openJournal } from "./journal.ts";
 import { modelFacts } from "./model-facts.ts";
 import { resolveModelFiles } from "./model-source.ts";
 import { planRuns, type PlannedRun } from "./plan.ts";
+import { overlapWarning, textOverlaps } from "./overlap.ts";
 import type { Progress } from "./progress.ts";
 import { analyzeStage } from "./stages/analyze.ts";
 import { allocationStage, budgetStage } from "./stages/budget.ts";
@@ -91,6 +92,15 @@ export async function runConfig(original: LoadedConfig, options: RunConfigOption
     if (ctx.stop.requested) throw new RunInterrupted(stage);
   };
 
+  const overlaps = await textOverlaps(ctx, plan);
+  if (overlaps.length) {
+    result.overlaps = overlaps;
+    for (const o of overlaps) {
+      const warning = overlapWarning(o, path.basename(loaded.file));
+      result.warnings.push(warning);
+      ctx.progress.log(`warning: ${warning}`);
+    }
+  }
   try {
     result.analysis = await timed("analyze", () => analyzeStage(ctx));
     save();

@@ -145,6 +145,20 @@ export const BudgetResultSchema = z.object({
 });
 export type BudgetResult = z.infer<typeof BudgetResultSchema>;
 
+export const TextOverlapSchema = z.object({
+  /** What the overlapping text is used for. */
+  use: z.enum(["calibration", "fine-tuning", "validation"]),
+  /** The config field and its dataset, e.g. prune.calibration.dataset. */
+  field: z.string(),
+  dataset: z.string(),
+  /** The evaluation text it overlaps and the byte range of that text both read. */
+  evaluation: z.string(),
+  bytes: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+  /** Methods whose runs are affected ("*" for every fine-tuned run). */
+  methods: z.array(z.string()),
+});
+export type TextOverlap = z.infer<typeof TextOverlapSchema>;
+
 export const ResultSchema = z.object({
   schema: z.literal(RESULT_SCHEMA_VERSION),
   model: z.string(),
@@ -160,6 +174,8 @@ export const ResultSchema = z.object({
   budget: BudgetResultSchema.optional(),
   timings: z.record(z.string(), z.number().nonnegative()).default({}),
   warnings: z.array(z.string()).default([]),
+  /** Calibration or fine-tuning text that is also evaluation text: those runs' perplexities are optimistic. */
+  overlaps: z.array(TextOverlapSchema).optional(),
   /** Matrix shard that wrote it, when sharded. */
   shard: z.string().optional(),
 });

@@ -47,7 +47,10 @@ function perplexityTable(result: Result): string {
   const base = dense?.perplexity?.token;
   // Fine-tuned rows against the dense model fine-tuned with the same recipe, where it ran.
   const tunedBase = control?.perplexity?.token ?? base;
-  const ppl = (run: Run | undefined) => (run?.perplexity ? fmtNumber(run.perplexity.token) : run?.error ? "failed" : "–");
+  const overlaps = result.overlaps ?? [];
+  const optimistic = (run: Run) => overlaps.some((o) => o.methods.includes(run.method) || (o.methods.includes("*") && run.finetuned));
+  const ppl = (run: Run | undefined) =>
+    run?.perplexity ? `${fmtNumber(run.perplexity.token)}${optimistic(run) ? " ⚠" : ""}` : run?.error ? "failed" : "–";
   const vs = (run: Run | undefined, against = base) => (run?.perplexity && against ? fmtChange(run.perplexity.token / against - 1) : "");
   const body = rows(result).map((r) => [
     escapeText(r.label, { max: 60 }),
@@ -69,8 +72,16 @@ function perplexityTable(result: Result): string {
     ? ` dense + fine-tune is the control: the dense model fine-tuned with the same recipe; fine-tuned rows are compared with it.`
     : "";
   const keptNote = validation ? ` Fine-tuning keeps the weights of the lowest validation loss (step 0 included) on ${escapeText(validation, { max: 80 })}, apart from this test text.` : "";
+  const overlapNote = overlaps.length
+    ? `> [!WARNING]\n> Not a fair comparison: ` +
+      overlaps
+        .map((o) => `the ${o.use} text (${escapeText(o.field)}: ${escapeText(o.dataset, { max: 60 })}) is also evaluated (bytes ${o.bytes[0]}–${o.bytes[1]} of ${escapeText(o.evaluation, { max: 60 })})`)
+        .join("; ") +
+      `. Perplexities marked ⚠ were measured on text the model was calibrated or trained on, so they are optimistic.`
+    : "";
   return join(
     about + controlNote + keptNote,
+    overlapNote,
     table(
       ["method", "target", "achieved", "perplexity", "vs dense", "fine-tuned", control?.perplexity ? "vs dense + fine-tune" : "vs dense"],
       body,
