@@ -8,9 +8,9 @@ import type { GitHub } from "../src/github/octokit.ts";
 import { mergeShards, readManifests, readResultFiles, shardFileName } from "../src/github/results-files.ts";
 import { findMergeBase, loadBaseline } from "../src/github/baseline.ts";
 import { openStore, type ResultsStore } from "../src/github/store/index.ts";
-import { renderPrReport, writePrReportFiles, type PrReport } from "../src/github/report.ts";
+import { renderPrReport, renderShortReport, writePrReportFiles, type PrReport } from "../src/github/report.ts";
 import { writeJobSummary } from "../src/github/summary.ts";
-import { commentMarker, upsertComment } from "../src/github/comment.ts";
+import { commentMarker, isBodyTooLong, upsertComment } from "../src/github/comment.ts";
 import { createCheckRun } from "../src/github/check-run.ts";
 import type { ActionInputs } from "./inputs.ts";
 import type { Logger } from "./log.ts";
@@ -98,6 +98,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
     }
   }
 
+  const runUrl = `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`;
   const report = renderPrReport({
     results,
     base,
@@ -105,7 +106,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
     thresholds: inputs.thresholds,
     id: inputs.commentKey,
     charts: inputs.charts,
-    artifactUrl: `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`,
+    artifactUrl: runUrl,
   });
   const reportDir = path.join(resultsRoot, "report");
   let reportPath = path.join(reportDir, "report.md");
@@ -127,23 +128,40 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
     log.error("the pull request of these results could not be confirmed: nothing stored, commented or checked");
     return { report, reportPath, failures };
   }
-  if (store && results.length && canWrite(context)) {
+  const writable = canWrite(context);
+  if (!writable) {
+    log.warning(
+      "this pull request comes from a fork, so its token is read-only: the results store, the PR comment and the check run are skipped. " +
+        "Post them from a workflow_run job in mode: report (docs/action.md, fork-safe setup).",
+    );
+    return { report, reportPath, failures };
+  }
+  if (store && results.length) {
     await attempt(`saving results to the ${store.description}`, () => save(store, commit, results, log));
   }
   let commentUrl: string | undefined;
   if (inputs.comment && target && octokit) {
-    const done = await attempt("posting the PR comment", () =>
-      upsertComment({ octokit, owner: context.owner, repo: context.repo, issue: target.number, marker: commentMarker(inputs.commentKey), body: report.markdown }),
-    );
+    const comment = { octokit, owner: context.owner, repo: context.repo, issue: target.number, marker: commentMarker(inputs.commentKey) };
+    const done = await attempt("posting the PR comment", async () => {
+      try {
+        return await upsertComment({ ...comment, body: report.markdown });
+      } catch (error) {
+        if (!isBodyTooLong(error)) throw error;
+        log.warning(`the PR comment was refused for its size (${describeError(error)}); posting a short one that links to the job summary and the artifact`);
+        return upsertComment({ ...comment, body: renderShortReport(report, { runUrl }, comment.marker) });
+      }
+    });
     if (done) {
       commentUrl = done.url;
       core.setOutput("comment-url", done.url);
       log.info(`PR comment ${done.action}: ${done.url}`);
     }
   } else if (inputs.comment && !target) log.info("not a pull request: no comment");
-  if (inputs.checkRun && octokit && canWrite(context)) {
+  if (inputs.checkRun && octokit) {
+    // Made last, so that it can say which publishing steps failed: the job then exits 1, and the check must not say success.
+    const failedSteps = [...failures];
     await attempt("creating the check run", () =>
-      createCheckRun({ octokit, owner: context.owner, repo: context.repo, headSha: commit, name: `prunebench (${inputs.commentKey})`.slice(0, 100), verdict: report.verdict, failOnRegression: inputs.failOnRegression, title: report.title, text: report.markdown }),
+      createCheckRun({ octokit, owner: context.owner, repo: context.repo, headSha: commit, name: `prunebench (${inputs.commentKey})`.slice(0, 100), verdict: report.verdict, failOnRegression: inputs.failOnRegression, failedSteps, title: report.title, text: report.markdown, detailsUrl: runUrl }),
     );
   }
   return { report, reportPath, commentUrl, failures };
@@ -202,9 +220,17 @@ async function baseCommitOf(options: PublishOptions, target: PullTarget | undefi
   return typeof before === "string" && !/^0+$/.test(before) ? before : undefined;
 }
 
-/** One line with the HTTP status and GitHub's message, never the request's headers (the token). */
+/**
+ * One line with the HTTP status, GitHub's message and its errors[].message (a 422 says there
+ * why: "body is too long (maximum is 65536 characters)"), never the request's headers (the token).
+ */
 export function describeError(error: unknown): string {
-  const e = error as { status?: number; message?: string; response?: { data?: { message?: string } } };
-  if (typeof e?.status === "number") return `HTTP ${e.status}: ${e.response?.data?.message ?? e.message ?? "no message"}`;
-  return e instanceof Error ? e.message : String(error);
+  const e = error as { status?: number; message?: string; response?: { data?: { message?: string; errors?: Array<{ message?: string; code?: string; field?: string } | string> } } };
+  if (typeof e?.status !== "number") return e instanceof Error ? e.message : String(error);
+  const data = e.response?.data;
+  const reasons = (Array.isArray(data?.errors) ? data.errors : [])
+    .map((x) => (typeof x === "string" ? x : (x.message ?? [x.field, x.code].filter(Boolean).join(" "))))
+    .filter(Boolean);
+  const message = data?.message ?? e.message ?? "no message";
+  return `HTTP ${e.status}: ${message}${reasons.length ? ` (${reasons.join("; ")})` : ""}`;
 }

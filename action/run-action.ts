@@ -1,3 +1,4 @@
+import path from "node:path";
 import * as core from "@actions/core";
 import { readActionContext, type ActionContext } from "../src/github/context.ts";
 import { createOctokit, type Pacing } from "../src/github/octokit.ts";
@@ -39,7 +40,7 @@ export async function runAction(deps: ActionDeps): Promise<number> {
       await runShard({ inputs, context, octokit, runConfigs: await pipeline(), log, env: deps.env });
     }
     if (inputs.mode === "run") {
-      core.setOutput("results-path", `${context.workspace}/${inputs.resultsDir}`);
+      core.setOutput("results-path", path.resolve(context.workspace, inputs.resultsDir));
       return 0;
     }
     const outcome = await publish({ inputs, context, octokit, log, runConfigs: pipeline });

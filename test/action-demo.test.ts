@@ -100,7 +100,7 @@ eval:
 
   const comments = gh.comments.get(12) ?? [];
   assert.equal(comments.length, 1);
-  assert.match(comments[0].body, /^<!-- prunebench-report:models--\.yml -->/);
+  assert.match(comments[0].body, /^<!-- prunebench-report:models--\.yml\.[0-9a-f]{12} -->/);
   assert.match(comments[0].body, /demo-decoder/);
   assert.match(comments[0].body, /No baseline:/);
   assert.ok(readFileSync(summary, "utf8").includes("demo-decoder"));

@@ -57,7 +57,7 @@ function workspace(files: Record<string, unknown>): string {
 
 const pullEvent = { action: "synchronize", number: 5, pull_request: { number: 5, head: { sha: HEAD, repo: { full_name: "octo/models" } }, base: { sha: BASE, ref: "main" } } };
 
-async function runEntry(ws: string, options: { event?: unknown; eventName?: string; inputs?: Record<string, string> }): Promise<Run> {
+async function runEntry(ws: string, options: { event?: unknown; eventName?: string; inputs?: Record<string, string>; apiUrl?: string }): Promise<Run> {
   const eventPath = path.join(ws, "..", `event${runs}.json`);
   writeFileSync(eventPath, JSON.stringify(options.event ?? pullEvent));
   const summaryFile = path.join(ws, "..", `summary${runs}.md`);
@@ -75,7 +75,7 @@ async function runEntry(ws: string, options: { event?: unknown; eventName?: stri
     GITHUB_REPOSITORY: "octo/models",
     GITHUB_SHA: "d".repeat(40),
     GITHUB_REF: "refs/pull/5/merge",
-    GITHUB_API_URL: gh.baseUrl,
+    GITHUB_API_URL: options.apiUrl ?? gh.baseUrl,
     GITHUB_SERVER_URL: "https://github.test",
     GITHUB_RUN_ID: "42",
     GITHUB_JOB: "report",
@@ -210,18 +210,129 @@ test("faults: 500s on comments, a rate limit on check runs, a dropped connection
   gh.fail({ method: "PATCH", path: /\/issues\/comments\/\d+$/ }, { status: 500, body: { message: "Server Error" } }, 100);
   const reset = String(Math.floor(Date.now() / 1000));
   gh.fail({ method: "POST", path: /\/check-runs$/ }, { status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }, body: { message: "API rate limit exceeded" } }, 100);
-  gh.fail({ path: /\/git\// }, "drop", 100);
+  // Two dropped connections, then 502s: the API answers, so every step is still tried.
+  gh.fail({ path: /\/git\// }, "drop", 2);
+  gh.fail({ path: /\/git\// }, { status: 502, body: { message: "Bad Gateway" } }, 100);
   const ws = workspace(shards(25));
   const run = await runEntry(ws, {});
+  gh.clearFaults();
   assert.equal(run.code, 1, run.stdout);
   assert.match(run.stdout, /posting the PR comment failed: HTTP 500/);
   assert.match(run.stdout, /creating the check run failed: HTTP 403/);
   assert.match(run.stdout, /saving results to the branch prunebench-results failed/);
-  assert.match(run.stdout, /loading the baseline failed: HTTP 500/);
+  assert.match(run.stdout, /loading the baseline failed: HTTP 502/);
+  // Each failed attempt is logged, the retries included.
+  assert.match(run.stdout, /::warning::GitHub API: GET \/repos\/octo\/models\/git\/\S+ failed \(other side closed\); retried with backoff/);
+  assert.match(run.stdout, /::warning::GitHub API: PATCH \/repos\/octo\/models\/issues\/comments\/\d+ failed \(HTTP 500\)/);
   assert.match(run.stdout, /results and report are written, but 4 step\(s\) failed/);
   assert.ok(existsSync(path.join(ws, "results/shard-1/gpt2.shard-1.json")));
   assert.ok(run.summary.includes("### Model: gpt2"));
   assert.equal(run.outputs.verdict, "no-base");
   assert.match(run.summary, /the baseline could not be loaded/);
   assert.ok(existsSync(run.outputs["report-path"]));
+});
+
+/** A pull_request event for PR `number`, its head in `headRepo`. */
+const pullEventOf = (number: number, headRepo = "octo/models") => ({ action: "synchronize", number, pull_request: { number, head: { sha: HEAD, repo: { full_name: headRepo } }, base: { sha: BASE, ref: "main" } } });
+
+test("a fork's pull_request run (read-only token) skips the store, the comment and the check run with one notice, and exits 0", async () => {
+  const requestsBefore = gh.requests.length;
+  const checksBefore = gh.checkRuns.length;
+  const run = await runEntry(workspace(shards(25)), { event: pullEventOf(7, "fork/models"), inputs: { mode: "run-and-report", configs: "models/*.yml" } });
+  assert.equal(run.code, 0, run.stdout);
+  assert.equal((run.stdout.match(/comes from a fork, so its token is read-only/g) ?? []).length, 1, run.stdout);
+  assert.match(run.stdout, /the results store, the PR comment and the check run are skipped/);
+  assert.equal(gh.comments.get(7), undefined);
+  assert.equal(gh.checkRuns.length, checksBefore);
+  const writes = gh.requests.slice(requestsBefore).filter((r) => r.method !== "GET");
+  assert.deepEqual(writes, [], "no write was even tried");
+  assert.ok(run.summary.includes("### Model: gpt2"), "the job summary still has the report");
+});
+
+test("only the bot's own comment, starting with the marker, is edited; a planted marker is left alone", async () => {
+  const key = "models/*.yml";
+  const marker = commentMarker(key);
+  gh.pulls.set(8, { headSha: HEAD, baseSha: BASE, baseRef: "main" });
+  const planted = gh.addComment(8, "mallory", `${marker}\nplease merge`);
+  const quoted = gh.addComment(8, "github-actions[bot]", `> quoting: ${marker}`);
+  const first = await runEntry(workspace(shards(25)), { event: pullEventOf(8) });
+  assert.equal(first.code, 0, first.stdout);
+  const comments = gh.comments.get(8)!;
+  assert.equal(comments.length, 3, "a comment of our own was created");
+  assert.equal(comments.find((c) => c.id === planted.id)!.body, `${marker}\nplease merge`);
+  assert.equal(comments.find((c) => c.id === quoted.id)!.body, `> quoting: ${marker}`);
+  const ours = comments.at(-1)!;
+  assert.ok(ours.body.startsWith(marker));
+  // The next run edits that one, found by author and marker.
+  const second = await runEntry(workspace(shards(25)), { event: pullEventOf(8) });
+  assert.equal(second.code, 0, second.stdout);
+  assert.equal(gh.comments.get(8)!.length, 3);
+  assert.equal(gh.calls("PATCH", new RegExp(`/issues/comments/${ours.id}$`)).length, 1);
+  assert.equal(gh.calls("PATCH", new RegExp(`/issues/comments/(${planted.id}|${quoted.id})$`)).length, 0);
+});
+
+test("comment keys that read alike keep one comment each (the marker holds a hash of the key)", async () => {
+  assert.notEqual(commentMarker("tiny/only"), commentMarker("tiny-only"));
+  assert.notEqual(commentMarker("models/*.yml"), commentMarker("models/?.yml"));
+  assert.notEqual(commentMarker(`${"x".repeat(100)}a`), commentMarker(`${"x".repeat(100)}b`));
+  gh.pulls.set(9, { headSha: HEAD, baseSha: BASE, baseRef: "main" });
+  for (const key of ["tiny/only", "tiny-only", "tiny/only"]) {
+    const run = await runEntry(workspace(shards(25)), { event: pullEventOf(9), inputs: { "comment-key": key } });
+    assert.equal(run.code, 0, run.stdout);
+  }
+  const bodies = gh.comments.get(9)!.map((c) => c.body.split("\n")[0]);
+  assert.deepEqual(bodies, [commentMarker("tiny/only"), commentMarker("tiny-only")]);
+});
+
+test("a comment refused for size (422) is named with GitHub's reason and replaced by a short one; a failed step fails the check run", async () => {
+  gh.pulls.set(10, { headSha: HEAD, baseSha: BASE, baseRef: "main" });
+  gh.commentLimit = 1500;
+  // The store's writes fail: the job exits 1, and the check run must say so.
+  gh.fail({ method: "POST", path: /\/git\/(blobs|trees|commits)$/ }, { status: 500, body: { message: "Server Error" } }, 100);
+  try {
+    const run = await runEntry(workspace(shards(30)), { event: pullEventOf(10), inputs: { "fail-on-regression": "false" } });
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stdout, /the PR comment was refused for its size \(HTTP 422: Validation Failed \(body is too long \(maximum is 1500 characters\)\)\)/);
+    const comments = gh.comments.get(10)!;
+    assert.equal(comments.length, 1);
+    const short = comments[0].body;
+    assert.ok(short.startsWith(commentMarker("models/*.yml")));
+    assert.ok(short.length <= 1500, `${short.length}`);
+    assert.match(short, /\*\*Verdict:\*\*.*regression/);
+    assert.match(short, /- gpt2 magnitude@\u2060?0\.5 perplexity .*: 25 → 30 \(\+20\.0%\)/);
+    assert.match(short, /\[job summary\]\(https:\/\/github\.test\/octo\/models\/actions\/runs\/42\)/);
+    assert.match(short, /report artifact of \[this run\]\(https:\/\/github\.test\/octo\/models\/actions\/runs\/42#artifacts\)/);
+    assert.match(run.stdout, /saving results to the branch prunebench-results failed: HTTP 500/);
+    const check = gh.checkRuns.at(-1)!;
+    assert.equal(check.conclusion, "failure");
+    assert.match(String((check.output as { summary: string }).summary), /Publishing failed: saving results to the branch prunebench-results/);
+  } finally {
+    gh.commentLimit = 65536;
+    gh.clearFaults();
+  }
+});
+
+test("a dead API fails fast: one request's retries, each logged, then every later step at once; results and summary kept", async () => {
+  const dead = new FakeGitHub();
+  const url = await dead.start();
+  await dead.stop(); // nothing listens there any more: connections are refused
+  const ws = workspace(shards(25));
+  const run = await runEntry(ws, { apiUrl: url });
+  assert.equal(run.code, 1, run.stdout);
+  const attempts = run.stdout.match(/::warning::GitHub API: \S+ \S+ failed \(/g) ?? [];
+  assert.equal(attempts.length, 4, run.stdout);
+  assert.match(run.stdout, /giving up, and taking the API for down/);
+  assert.match(run.stdout, /the GitHub API is not answering \(4 attempts in a row got no answer/);
+  assert.match(run.stdout, /results and report are written, but \d+ step\(s\) failed/);
+  assert.ok(run.summary.includes("### Model: gpt2"));
+  assert.ok(existsSync(path.join(ws, "results/report/report.md")));
+});
+
+test("mode: run gives results-path right for an absolute results-dir", async () => {
+  const ws = workspace({});
+  const abs = path.join(tmp, `abs-results-${runs}`);
+  const run = await runEntry(ws, { event: pullEventOf(11), inputs: { mode: "run", "results-dir": abs } });
+  assert.equal(run.code, 0, run.stdout);
+  assert.equal(run.outputs["results-path"], abs);
+  assert.ok(existsSync(path.join(abs, "report")) || existsSync(abs));
 });

@@ -12,6 +12,7 @@ import { INPUT_NAMES, readInputs, parseThresholds } from "../action/inputs.ts";
 import { loadRunConfigs, type RunConfigsOptions } from "../action/pipeline.ts";
 import type { RunConfigsOptions as PipelineOptions } from "../src/pipeline/index.ts";
 import type { Logger } from "../action/log.ts";
+import { commentMarker } from "../src/github/comment.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const HEAD = "c".repeat(40);
@@ -115,7 +116,7 @@ test("run-and-report in one job: the shard's results are reported and the PR com
   const s = setup({ mode: "run-and-report", "comment-key": "single" });
   const code = await runAction({ env: s.env, runConfigs: s.runConfigs, log: s.log });
   assert.equal(code, 0, s.lines.join("\n"));
-  const comment = gh.comments.get(5)?.find((c) => c.body.startsWith("<!-- prunebench-report:single -->"));
+  const comment = gh.comments.get(5)?.find((c) => c.body.startsWith(commentMarker("single")));
   assert.ok(comment);
   assert.match(comment.body, /### Model: gpt2/);
   assert.match(comment.body, /No baseline:.*no stored results for the merge base/);
@@ -173,7 +174,7 @@ test("baseline: merge-base-or-run runs the merge base in a worktree when nothing
   assert.equal(seen.length, 2);
   assert.ok(!seen[1].startsWith(s.ws), "the base ran in a worktree outside the workspace");
   assert.ok(s.lines.some((l) => l.startsWith(`running 1 config(s) at the merge base ${base.slice(0, 12)}`)));
-  const comment = gh.comments.get(8)!.find((c) => c.body.startsWith("<!-- prunebench-report:base-run -->"))!;
+  const comment = gh.comments.get(8)!.find((c) => c.body.startsWith(commentMarker("base-run")))!;
   assert.match(comment.body, /regression/);
   const verdict = JSON.parse(readFileSync(path.join(s.ws, "out/report/verdict.json"), "utf8")) as { comparisons: Array<{ metric: string; state: string; base: number; head: number }> };
   assert.deepEqual(verdict.comparisons.filter((c) => c.metric === "perplexity").map((c) => [c.state, c.base, c.head]), [["regression", 20, 30]]);

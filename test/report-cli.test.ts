@@ -29,7 +29,7 @@ test("prunebench report writes the Markdown and the verdict, and fails on a regr
     const json = path.join(dir, "verdict.json");
     const ok = await run(["report", ...head, "--base", ...base, "--out", out, "--json", json, "--charts", "mermaid", "--id", "pr-7"]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(readFileSync(out, "utf8"), /^<!-- prunebench-report:pr-7 -->/);
+    assert.match(readFileSync(out, "utf8"), /^<!-- prunebench-report:pr-7\.[0-9a-f]{12} -->/);
     assert.equal(JSON.parse(readFileSync(json, "utf8")).state, "regression");
     const fail = await run(["report", ...head, "--base", ...base, "--out", out, "--fail-on-regression"]);
     assert.equal(fail.code, 4);

@@ -57,7 +57,7 @@ test("the fixture report has the expected verdicts", () => {
 test("rendered with micromark + GFM: marker, headings, tables with the right column counts, details", () => {
   const { head, base } = loadFixtures();
   const { markdown } = renderReport({ results: head, base, options: { charts: "quickchart", id: "pr-42" } });
-  assert.equal(findReportMarker(markdown), "pr-42");
+  assert.match(findReportMarker(markdown) ?? "", /^pr-42\.[0-9a-f]{12}$/);
   assert.ok(markdown.startsWith(reportMarker("pr-42")));
   const html = toHtml(markdown);
   const headings = [...html.matchAll(/<h([23])>(.*?)<\/h\1>/g)].map((m) => `${m[1]} ${m[2]}`);

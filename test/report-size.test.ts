@@ -33,7 +33,7 @@ test("a huge result set stays under GitHub's comment limit: sections folded, the
   assert.ok(!report.dropped.includes("model-0"));
   assert.match(report.markdown, /Left out to stay within GitHub's comment size: [^\n]*Details; see the \[full report\]\(https:\/\/github\.com\/o\/r\/actions\/runs\/1\)/);
   // The verdict and the regressions table survive.
-  assert.match(report.markdown, /^<!-- prunebench-report:default -->\n## prunebench report\n\n🔴 \*\*regression\*\*/);
+  assert.match(report.markdown, /^<!-- prunebench-report:default\.[0-9a-f]{12} -->\n## prunebench report\n\n🔴 \*\*regression\*\*/);
   assert.match(report.markdown, /### Against base/);
 });
 

@@ -15,9 +15,19 @@ export interface Pacing {
   writeGapMs: number;
   /** How many times a rate-limited request is tried again before the error surfaces. */
   rateLimitRetries: number;
+  /**
+   * After this many attempts in a row without an answer (refused, dropped, timed out) the API
+   * is taken for down and every later request fails at once: a dead API costs one request's
+   * retries (1 + 4 + 9 times retryBaseMs), not every step's. A 5xx is an answer: retried, logged,
+   * but the next request is still tried.
+   */
+  deadAfterFailures: number;
 }
 
-export const GITHUB_PACING: Pacing = { retryBaseMs: 1000, writeGapMs: 1000, rateLimitRetries: 3 };
+/** plugin-retry's default: a 5xx or a dropped connection is tried 3 more times. */
+const RETRIES = 3;
+
+export const GITHUB_PACING: Pacing = { retryBaseMs: 1000, writeGapMs: 1000, rateLimitRetries: 3, deadAfterFailures: RETRIES + 1 };
 
 export interface CreateOctokitOptions {
   token: string;
@@ -48,12 +58,35 @@ export function createOctokit(options: CreateOctokitOptions): GitHub {
   // group of our own per client keeps pacing options apart (tests, several tokens).
   const write = new Bottleneck.Group({ maxConcurrent: 1, minTime: pacing.writeGapMs });
   const notifications = new Bottleneck.Group({ maxConcurrent: 1, minTime: pacing.writeGapMs * 3 });
-  return new Client({
+  // Every attempt goes through this fetch (plugin-retry repeats the request below it), so each
+  // failed attempt is logged here, and counted for the dead-API check.
+  let failuresInARow = 0;
+  let lastFailure = "";
+  const failed = (where: string, what: string, answered: boolean) => {
+    failuresInARow = answered ? 0 : failuresInARow + 1;
+    lastFailure = what;
+    const dead = failuresInARow >= pacing.deadAfterFailures;
+    warn(`GitHub API: ${where} failed (${what}); ${dead ? "giving up, and taking the API for down: later requests fail at once" : "retried with backoff unless it was the last try"}`);
+  };
+  const loggedFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const where = `${init?.method ?? "GET"} ${new URL(url instanceof Request ? url.url : url).pathname}`;
+    try {
+      const response = await fetch(url, init);
+      if (response.status >= 500) failed(where, `HTTP ${response.status}`, true);
+      else failuresInARow = 0;
+      return response;
+    } catch (error) {
+      failed(where, (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message, false);
+      throw error;
+    }
+  };
+  const client = new Client({
     auth: options.token,
     baseUrl: options.baseUrl ?? "https://api.github.com",
     userAgent: options.userAgent ?? "prunebench-action",
     log: { debug: () => {}, info: () => {}, warn, error: options.debug ?? (() => {}) },
-    retry: { retryAfterBaseValue: pacing.retryBaseMs },
+    retry: { retryAfterBaseValue: pacing.retryBaseMs, retries: RETRIES },
+    request: { fetch: loggedFetch },
     throttle: {
       onRateLimit: onLimit("primary"),
       onSecondaryRateLimit: onLimit("secondary"),
@@ -63,4 +96,12 @@ export function createOctokit(options: CreateOctokitOptions): GitHub {
       notifications,
     },
   });
+  // Registered last, so outside the retries: a request after the API was taken for down fails before any attempt.
+  client.hook.wrap("request", async (request, requestOptions) => {
+    if (failuresInARow >= pacing.deadAfterFailures) {
+      throw new Error(`the GitHub API is not answering (${failuresInARow} attempts in a row got no answer, the last: ${lastFailure}); ${requestOptions.method} ${requestOptions.url} was not tried`);
+    }
+    return request(requestOptions);
+  });
+  return client;
 }

@@ -73,3 +73,27 @@ export async function writePrReportFiles(dir: string, report: PrReport): Promise
 function plainTitle(summary: string): string {
   return `prunebench: ${summary.replace(/\*\*/g, "").replace(/\s+/g, " ").trim()}`.slice(0, 250);
 }
+
+/**
+ * The comment posted when GitHub refuses the full one for its size (a server with a lower
+ * limit than github.com's, or a report the stage could not fit): the marker, the verdict, the
+ * regressions, and where the full report is. A few KB whatever the number of models.
+ */
+export function renderShortReport(report: PrReport, links: { runUrl: string }, marker: string): string {
+  const regressions = report.stage.verdict.comparisons.filter((c) => c.state === "regression");
+  const shown = regressions.slice(0, 20).map((c) => {
+    const change = c.change === null ? "" : ` (${c.change > 0 ? "+" : ""}${(c.change * 100).toFixed(1)}%)`;
+    return `- ${escapeText(c.model, { max: 80 })} ${escapeText(c.runId, { max: 60 })} ${c.metric} ${escapeText(c.key, { max: 60 })}: ${c.base ?? "?"} → ${c.head ?? "?"}${change}`;
+  });
+  if (regressions.length > shown.length) shown.push(`- and ${regressions.length - shown.length} more`);
+  return [
+    marker,
+    "## prunebench",
+    "",
+    `**Verdict:** ${report.stage.verdict.summary}`,
+    "",
+    ...(shown.length ? ["**Regressions:**", ...shown, ""] : []),
+    `The full report was too long for a comment: it is in the [job summary](${links.runUrl}) and in the report artifact of [this run](${links.runUrl}#artifacts).`,
+    "",
+  ].join("\n");
+}

@@ -59,6 +59,14 @@ export class FakeGitHub {
   /** Before each of the next N ref updates, another "job" moves the branch first. */
   raceRefUpdates = 0;
   rateLimitRemaining = 5000;
+  /** GitHub refuses longer comment bodies with 422 (65,536 on github.com; a test may lower it). */
+  commentLimit = 65536;
+  /** GET /user answers this login; undefined answers 403, as it does for an Actions GITHUB_TOKEN. */
+  tokenUser?: string;
+  /** Who POSTed comments are by: the token's user, else github-actions[bot]. */
+  get commenter(): string {
+    return this.tokenUser ?? "github-actions[bot]";
+  }
   private faults: ScriptedFault[] = [];
   private nextId = 1000;
   private server?: Server;
@@ -88,6 +96,11 @@ export class FakeGitHub {
   /** The next `times` requests matching answer with the fault instead. */
   fail(match: { method?: string; path: RegExp }, fault: Fault, times = 1): void {
     this.faults.push({ ...match, fault, times });
+  }
+
+  /** Drops the scripted faults not used up yet, so that one test's faults never reach the next. */
+  clearFaults(): void {
+    this.faults = [];
   }
 
   calls(method: string, path: RegExp): LoggedRequest[] {
@@ -215,7 +228,18 @@ export class FakeGitHub {
     return { ...c, html_url: `https://github.test/${this.owner}/${this.repo}/pull/${issue ?? 0}#issuecomment-${c.id}` };
   }
 
+  /** A comment by someone else (a user, another bot), as the API lists it. */
+  addComment(issue: number, login: string, body: string): Comment {
+    const now = new Date().toISOString();
+    const c: Comment = { id: this.nextId++, body, user: { login }, created_at: now, updated_at: now };
+    this.comments.set(issue, [...(this.comments.get(issue) ?? []), c]);
+    return c;
+  }
+
   private route(method: string, path: string, url: URL, body: Record<string, unknown>): [number, unknown, Record<string, string>?] {
+    if (path === "/user" && method === "GET") {
+      return this.tokenUser ? [200, { login: this.tokenUser, id: 1, type: "User" }] : [403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/users/users#get-the-authenticated-user", status: "403" }];
+    }
     const prefix = `/repos/${this.owner}/${this.repo}`;
     if (!path.startsWith(prefix)) return [404, { message: "Not Found" }];
     const p = path.slice(prefix.length);
@@ -237,9 +261,9 @@ export class FakeGitHub {
       }
       if (method === "POST") {
         const text = String(body?.body ?? "");
-        if (text.length > 65536) return [422, { message: "Validation Failed", errors: [{ resource: "IssueComment", code: "custom", field: "body", message: "body is too long (maximum is 65536 characters)" }] }];
+        if (text.length > this.commentLimit) return [422, { message: "Validation Failed", errors: [{ resource: "IssueComment", code: "custom", field: "body", message: `body is too long (maximum is ${this.commentLimit} characters)` }], documentation_url: "https://docs.github.com/rest/issues/comments#create-an-issue-comment", status: "422" }];
         const now = new Date().toISOString();
-        const c: Comment = { id: this.nextId++, body: text, user: { login: "github-actions[bot]" }, created_at: now, updated_at: now };
+        const c: Comment = { id: this.nextId++, body: text, user: { login: this.commenter }, created_at: now, updated_at: now };
         list.push(c);
         this.comments.set(issue, list);
         return [201, this.commentJson(c, issue)];
@@ -250,7 +274,7 @@ export class FakeGitHub {
         const c = list.find((x) => x.id === Number(m![1]));
         if (!c) continue;
         const text = String(body?.body ?? "");
-        if (text.length > 65536) return [422, { message: "Validation Failed", errors: [{ field: "body", code: "custom", message: "body is too long (maximum is 65536 characters)" }] }];
+        if (text.length > this.commentLimit) return [422, { message: "Validation Failed", errors: [{ resource: "IssueComment", code: "custom", field: "body", message: `body is too long (maximum is ${this.commentLimit} characters)` }], documentation_url: "https://docs.github.com/rest/issues/comments#update-an-issue-comment", status: "422" }];
         c.body = text;
         c.updated_at = new Date().toISOString();
         return [200, this.commentJson(c, issue)];
