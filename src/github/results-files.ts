@@ -108,7 +108,7 @@ export function readManifests(root: string): Manifest[] {
   return out;
 }
 
-/** "<model>.<shard>.json": one file per model and shard, as DESIGN.md asks. */
+/** "<model>.<shard>.json": one file per model and shard (docs/architecture.md). */
 export function shardFileName(result: Pick<Result, "model" | "shard">): string {
   const clean = (s: string) => s.replace(/[^\w.-]/g, "_");
   return `${clean(result.model)}${result.shard ? `.${clean(result.shard)}` : ""}.json`;

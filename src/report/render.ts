@@ -25,7 +25,7 @@ export function renderReport(input: ReportInput): RenderedReport {
   const base = input.base ? mergeByModel(input.base) : undefined;
   const verdict = compareResults(results, base, options.thresholds);
   const charts = new ChartCollector(options);
-  // Sections in the order of DESIGN.md; priorities say what goes first when space runs out.
+  // Sections in the order docs/architecture.md gives; priorities say what goes first when space runs out.
   const sections = [
     verdictSection(verdict, options),
     budgetSection(results, verdict, charts),
