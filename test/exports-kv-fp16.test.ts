@@ -10,11 +10,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import * as ort from "onnxruntime-node";
 import { evaluatePerplexity } from "../src/eval/evaluate.ts";
 import { createSession } from "../src/eval/session.ts";
-import type { LoadedTokenizer } from "../src/eval/tokenizer.ts";
-import { DataType, floatToHalf, halfToFloat } from "../src/onnx/dtype.ts";
+import { DataType, halfToFloat } from "../src/onnx/dtype.ts";
 import { graphOf, readModel, type OnnxModel } from "../src/onnx/model.ts";
 import { writeModel } from "../src/onnx/write.ts";
 import { readFloat32 } from "../src/onnx/tensor.ts";
@@ -28,36 +26,13 @@ import { loadMasks } from "../src/train/masks.ts";
 import { Rng } from "../src/train/rng.ts";
 import { finetune } from "../src/train/train.ts";
 import { buildTrainingGraph, LOSS_SCALE } from "../src/train/training-graph.ts";
+import { bytesTokenizer, MASK_METHODS, TEXT, TEXT_TOKENS as tokens } from "./helpers/export-runs.ts";
+import { FEED_SIZES, feedsFor } from "./helpers/model-feeds.ts";
 import { SHARED_MODELS, skipWithoutShared } from "./helpers/shared-data.ts";
 
-export const LLAMA_FP16 = path.join(SHARED_MODELS, "llama-tiny-random-fp16/model.onnx");
-export const GPT2_PAST = path.join(SHARED_MODELS, "gpt2-tiny-random/past.onnx");
+const LLAMA_FP16 = path.join(SHARED_MODELS, "llama-tiny-random-fp16/model.onnx");
+const GPT2_PAST = path.join(SHARED_MODELS, "gpt2-tiny-random/past.onnx");
 
-/** Bytes as token ids: below both models' vocabularies (32000 and 1000). */
-export const bytesTokenizer: LoadedTokenizer = {
-  file: "<bytes>",
-  kind: "other",
-  vocabSize: 256,
-  specials: {},
-  specialIds: new Set(),
-  hash: "bytes-v1",
-  encode: (text) => [...Buffer.from(text, "utf8")],
-  decode: (ids) => Buffer.from(ids).toString("utf8"),
-  tokenToId: () => undefined,
-};
-
-export const TEXT = "Pruning a transformer: how much of it can go, and what does that cost in perplexity and latency? ".repeat(12);
-const tokens = Int32Array.from(bytesTokenizer.encode(TEXT));
-const calibration = { tokens, samples: 3, seqLen: 24, seed: 0, family: "decoder" as const };
-
-const METHODS = [
-  { method: "magnitude", sparsity: 0.5 },
-  { method: "global", sparsity: 0.5 },
-  { method: "nm", options: { pattern: "2:4" } },
-  { method: "wanda", sparsity: 0.5, calibration },
-  { method: "sparsegpt", sparsity: 0.5, calibration },
-  { method: "owl", sparsity: 0.5, calibration },
-] as const;
 
 async function perplexity(file: string): Promise<number> {
   const result = await evaluatePerplexity(readModel(file), bytesTokenizer, TEXT, "repeated", { seqLen: 32, cacheDir: null, joinRows: false });
@@ -75,7 +50,7 @@ for (const [label, file, type] of [
       assert.ok(Number.isFinite(dense) && dense > 1, `dense perplexity ${dense}`);
       const source = readModel(file);
       const before = new Map(graphOf(source).initializer.map((t) => [t.name, t]));
-      for (const run of METHODS) {
+      for (const run of MASK_METHODS) {
         const out = path.join(dir, `${run.method}.onnx`);
         const mask = path.join(dir, `${run.method}.mask`);
         const result = await pruneFile({ input: file, output: out, mask, ...run });
@@ -154,30 +129,16 @@ test("structured pruning of both exports: head count from the fused attention no
   }
 });
 
-/** Inputs at [1, S] after a past of P: ids below 200, masks of ones, positions P.., caches of sin values. */
-function stepFeeds(session: ort.InferenceSession, S: number, P: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const m of session.inputMetadata) {
-    if (!m.isTensor) continue;
-    const past = /^past/.test(m.name);
-    const shape = m.shape.map((d) => (typeof d === "number" ? d : /batch/.test(d) ? 1 : past ? P : /total/.test(d) ? S + P : S));
-    const n = shape.reduce((a, b) => a * b, 1);
-    const value = (i: number) => (/mask/.test(m.name) ? 1 : /position/.test(m.name) ? i + P : (i * 37 + 11) % 200);
-    const cache = Float32Array.from({ length: n }, (_, i) => Math.sin(i) / 2);
-    if (m.type === "int64") feeds[m.name] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(value(i))), shape);
-    else if (m.type === "int32") feeds[m.name] = new ort.Tensor("int32", Int32Array.from({ length: n }, (_, i) => value(i)), shape);
-    else if (m.type === "float16") feeds[m.name] = new ort.Tensor("float16", Uint16Array.from(cache, floatToHalf), shape);
-    else feeds[m.name] = new ort.Tensor("float32", cache, shape);
-  }
-  return feeds;
-}
-
-async function runOutputs(model: OnnxModel, S: number, P: number): Promise<Map<string, Float32Array>> {
+/** Outputs in fp32 on the shared feeds after a past of P tokens (helpers/model-feeds.ts). */
+async function runOutputs(model: OnnxModel, P: number): Promise<Map<string, Float32Array>> {
   const { session } = await createSession(model);
+  const saved = FEED_SIZES.past;
+  FEED_SIZES.past = P;
   try {
-    const out = await session.run(stepFeeds(session, S, P));
+    const out = await session.run(feedsFor(model));
     return new Map(Object.entries(out).map(([k, t]) => [k, t.type === "float16" ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as Float32Array)]));
   } finally {
+    FEED_SIZES.past = saved;
     await session.release();
   }
 }
@@ -194,8 +155,8 @@ test("the training view (fp32, fused kernels written as plain ops) computes what
     assert.ok(view.defused.size > 0, "fused nodes were written out");
     assert.ok(!graphOf(view.model).node.some((n) => n.domain === "com.microsoft"), "no contrib op left");
     assert.ok(!graphOf(view.model).initializer.some((t) => t.dataType === DataType.FLOAT16), "no fp16 left");
-    const fused = await runOutputs(model, 7, P);
-    const plain = await runOutputs(view.model, 7, P);
+    const fused = await runOutputs(model, P);
+    const plain = await runOutputs(view.model, P);
     for (const [name, a] of fused) {
       const b = plain.get(name)!;
       assert.equal(b.length, a.length, `${name} size`);

@@ -25,6 +25,7 @@ export interface BuildCommandOptions {
   positions?: string;
   seed?: string;
   externalData?: string;
+  kvCache?: boolean;
   json?: string;
 }
 
@@ -74,6 +75,7 @@ export function runBuild(familyArg: string, options: BuildCommandOptions): Build
     positions: int(options.positions, "--positions"),
   };
   const seed = int(options.seed, "--seed", 0) ?? 0;
+  if (options.kvCache && family !== "decoder") throw new UsageError(`--kv-cache: only a decoder is built with a KV cache, not ${family}`);
   let sizes: ArchitectureConfig;
   try {
     sizes = resolveSizes({ family, preset, sizes: overrides });
@@ -84,7 +86,7 @@ export function runBuild(familyArg: string, options: BuildCommandOptions): Build
   const head = headParameterCount(family, sizes);
   process.stderr.write(`building ${family} (${preset}): ${params.toLocaleString("en-US")} parameters + ${head.toLocaleString("en-US")} in the head -> ${options.out}\n`);
   const start = process.hrtime.bigint();
-  const written = writeBuiltModel({ family, preset, sizes, seed, file: options.out, externalData: externalData as "auto" | "always" | "never" });
+  const written = writeBuiltModel({ family, preset, sizes, seed, kvCache: options.kvCache, file: options.out, externalData: externalData as "auto" | "always" | "never" });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const bytes = statSync(written.file).size + (written.dataFile ? statSync(written.dataFile).size : 0);
   process.stderr.write(`wrote ${options.out} (${(bytes / 2 ** 20).toFixed(1)} MiB) in ${seconds.toFixed(1)} s\n`);
@@ -108,6 +110,7 @@ export function register(program: Command): void {
     .option("--positions <n>", "maximum positions")
     .option("--seed <n>", "seed of the random weights", "0")
     .option("--external-data <mode>", "auto (weights over 256 MiB go to <out>.data), always, never", "auto")
+    .option("--kv-cache", "decoder: optimum's export with past_key_values.N.key/value inputs and present.N.* outputs (same weights)")
     .option("--json <file>", "write the build result as JSON")
     .action((family: string, options: BuildCommandOptions) => {
       runBuild(family, options);

@@ -20,6 +20,12 @@ export interface BuildOptions {
   /** Overrides of the preset's sizes. */
   sizes?: Partial<ArchitectureConfig>;
   seed?: number;
+  /**
+   * Decoder only: the Hugging Face / optimum "with past" layout, past_key_values.N.key/value
+   * [batch, heads, past, head size] inputs and present.N.key/value outputs, attention_mask
+   * over past + new tokens. The weights are the same as without.
+   */
+  kvCache?: boolean;
 }
 
 /** The vocabularies of the tokenizers each family is paired with (GPT-2 BPE, bert-base-uncased). */

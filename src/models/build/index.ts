@@ -16,7 +16,7 @@ import { generateWeight, tensorOf } from "./weights.ts";
 
 export * from "./config.ts";
 
-const BUILDERS: Record<Family, (s: ArchitectureConfig) => GraphBuilder> = {
+const BUILDERS: Record<Family, (s: ArchitectureConfig, options: BuildOptions) => GraphBuilder> = {
   decoder: buildGpt2,
   encoder: buildBert,
   "encoder-decoder": buildPegasus,
@@ -29,7 +29,8 @@ const AUTO_EXTERNAL_BYTES = 256 * 2 ** 20;
 function plan(options: BuildOptions) {
   if (!(options.family in BUILDERS)) throw new Error(`unknown family ${JSON.stringify(options.family)}; expected decoder, encoder or encoder-decoder`);
   const sizes = resolveSizes(options);
-  const builder = BUILDERS[options.family](sizes);
+  if (options.kvCache && options.family !== "decoder") throw new Error(`kvCache: only the decoder family is built with a KV cache, not ${options.family}`);
+  const builder = BUILDERS[options.family](sizes, options);
   const seed = options.seed ?? 0;
   const specs = new Map(builder.weights.map((w) => [w.name, w]));
   const doc = `${ARCHITECTURE[options.family]} built by prunebench: preset ${options.preset ?? "tiny"}, sizes ${JSON.stringify(sizes)}, seed ${seed}, random weights`;

@@ -44,27 +44,40 @@ export function paddingMask(b: GraphBuilder, attentionMask: string): string {
   });
 }
 
-/** Length of axis 1 of a [B, S] input, as a scalar and as a 1-element vector. */
-export function sequenceLength(b: GraphBuilder, ids: string): { scalar: string; vector: string } {
-  const scalar = b.op1("Gather", [b.op1("Shape", [ids]), b.constInt([1], true)], { axis: 0 });
+/** Length of axis 1 of a [B, S] input (or another axis: 2 of a [B, H, P, dh] cache), as a scalar and as a 1-element vector. */
+export function sequenceLength(b: GraphBuilder, ids: string, axis = 1): { scalar: string; vector: string } {
+  const scalar = b.op1("Gather", [b.op1("Shape", [ids]), b.constInt([axis], true)], { axis: 0 });
   return { scalar, vector: b.op1("Unsqueeze", [scalar, b.constInt([0])]) };
 }
 
-/** Gathers rows 0..S-1 of a position table. */
-export function positions(b: GraphBuilder, table: string, length: { scalar: string }): string {
-  const range = b.op1("Range", [b.constInt([0], true), length.scalar, b.constInt([1], true)]);
+/** Gathers rows 0..S-1 of a position table (P..P+S-1 after a past of P tokens). */
+export function positions(b: GraphBuilder, table: string, length: { scalar: string }, past?: { scalar: string }): string {
+  const start = past ? past.scalar : b.constInt([0], true);
+  const end = past ? b.op1("Add", [past.scalar, length.scalar]) : length.scalar;
+  const range = b.op1("Range", [start, end, b.constInt([1], true)]);
   return b.op1("Gather", [table, range], { axis: 0 });
 }
 
-/** The [1, 1, S, S] corner of a lower-triangular mask buffer. */
-export function causalMask(b: GraphBuilder, buffer: string, length: { vector: string }): string {
+/**
+ * The [1, 1, S, S] corner of a lower-triangular mask buffer; after a past of P tokens, rows
+ * P..P+S-1 and columns 0..P+S-1 (HF's bias[:, :, key_length - query_length : key_length, :key_length]).
+ */
+export function causalMask(b: GraphBuilder, buffer: string, length: { vector: string }, past?: { vector: string }): string {
   return b.scope("causal", () => {
-    const ends = b.op1("Concat", [length.vector, length.vector], { axis: 0 });
-    return b.op1("Slice", [buffer, b.constInt([0, 0]), ends, b.constInt([2, 3])]);
+    if (!past) {
+      const ends = b.op1("Concat", [length.vector, length.vector], { axis: 0 });
+      return b.op1("Slice", [buffer, b.constInt([0, 0]), ends, b.constInt([2, 3])]);
+    }
+    const total = b.op1("Add", [past.vector, length.vector]);
+    const starts = b.op1("Concat", [past.vector, b.constInt([0])], { axis: 0 });
+    const ends = b.op1("Concat", [total, total], { axis: 0 });
+    return b.op1("Slice", [buffer, starts, ends, b.constInt([2, 3])]);
   });
 }
 
 export interface AttentionCore {
+  /** A KV cache: the past [B, H, P, dh] key and value, and the names of the present outputs (past and new concatenated). */
+  cache?: { pastKey: string; pastValue: string; presentKey: string; presentValue: string };
   heads: number;
   dModel: number;
   /** Divide scores by sqrt(head size) (GPT-2, BERT); Pegasus scales q instead. */
@@ -79,8 +92,17 @@ export function attentionCore(b: GraphBuilder, q: string, k: string, v: string, 
   const split = b.constInt([0, 0, core.heads, dh]);
   const heads = (x: string, perm: number[]) => b.op1("Transpose", [b.op1("Reshape", [x, split])], { perm });
   const qh = heads(q, [0, 2, 1, 3]);
-  const kt = heads(k, [0, 2, 3, 1]);
-  const vh = heads(v, [0, 2, 1, 3]);
+  let kt: string;
+  let vh: string;
+  if (core.cache) {
+    const c = core.cache;
+    const [key] = b.op("Concat", [c.pastKey, heads(k, [0, 2, 1, 3])], { axis: 2 }, 1, [c.presentKey]);
+    [vh] = b.op("Concat", [c.pastValue, heads(v, [0, 2, 1, 3])], { axis: 2 }, 1, [c.presentValue]);
+    kt = b.op1("Transpose", [key], { perm: [0, 1, 3, 2] });
+  } else {
+    kt = heads(k, [0, 2, 3, 1]);
+    vh = heads(v, [0, 2, 1, 3]);
+  }
   let scores = b.op1("MatMul", [qh, kt]);
   if (core.scaleScores) scores = b.op1("Div", [scores, b.constFloat(Math.sqrt(dh))]);
   if (core.causal) scores = b.op1("Where", [core.causal, scores, b.constFloat(MASK_VALUE)]);
