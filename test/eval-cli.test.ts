@@ -5,7 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { evalCommand, jobFromOptions } from "../src/cli/eval.ts";
 import { runInWorker } from "../src/eval/worker-client.ts";
-import { readDatasetText } from "../src/eval/dataset.ts";
+import { readDataset } from "../src/data/index.ts";
+
+const readDatasetText = (ref: string) => readDataset(ref, { cacheDir: "/nonexistent" });
 import { createProgram } from "../src/cli.ts";
 import { PerplexitySchema, RunnerSchema } from "../src/results/schema.ts";
 import { SHARED_TOKENIZERS, TORCH_EXPORT, WIKITEXT_RAW, skipWithoutShared } from "./helpers/shared-data.ts";
@@ -71,6 +73,12 @@ test("prunebench eval writes its result JSON and reports errors from the worker 
     assert.match(printed, /perplexity \(sliding-window, seq 32, stride 16\): token \d+/);
     await assert.rejects(
       createProgram().parseAsync(["node", "prunebench", "eval", TORCH_EXPORT.gpt2, "--tokenizer", gpt2Tok, "--dataset", text, "--seq-len", "4096", "--cache", dir]),
+      /--seq-len: 4096 is past the model's 128 positions \(transformer\.wpe\.weight/,
+    );
+    const short = path.join(dir, "short.txt");
+    writeFileSync(short, "a few words only\n");
+    await assert.rejects(
+      createProgram().parseAsync(["node", "prunebench", "eval", TORCH_EXPORT.gpt2, "--tokenizer", gpt2Tok, "--dataset", short, "--seq-len", "64", "--cache", dir]),
       /shorter than one window/,
     );
   } finally {

@@ -6,6 +6,9 @@ import type { EvalJob, EvalOutcome } from "../eval/job.ts";
 import type { Protocol } from "../eval/protocols.ts";
 import { runInWorker } from "../eval/worker-client.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { fitSequenceLength, mapModel, modelLimits, type ModelLimits } from "../models/index.ts";
+import { readModel } from "../onnx/model.ts";
+import { OnnxFormatError } from "../onnx/errors.ts";
 
 export interface EvalCommandOptions {
   tokenizer?: string;
@@ -116,9 +119,37 @@ export function outcomeSummary(outcome: EvalOutcome): string {
   return lines.join("\n");
 }
 
+/**
+ * Sequence lengths against the model's positions, before the worker starts: a --seq-len past
+ * them is refused naming both, and the default is cut to them (said on stderr), as Hugging
+ * Face's perplexity guide does with n_positions. Models without a position table pass as given.
+ */
+export function fitJobToModel(job: EvalJob, options: EvalCommandOptions, log: (line: string) => void): void {
+  let limits: ModelLimits;
+  try {
+    limits = modelLimits(mapModel(readModel(job.model), { family: job.family }));
+  } catch (error) {
+    if (error instanceof OnnxFormatError) throw error;
+    return; // an unrecognised graph: the worker says what it can
+  }
+  if (job.perplexity) {
+    const fitted = fitSequenceLength(options.seqLen === undefined ? undefined : job.perplexity.seqLen, job.perplexity.seqLen, limits, "--seq-len");
+    if (fitted.error) throw new UsageError(fitted.error);
+    if (fitted.note) log(fitted.note);
+    job.perplexity.seqLen = fitted.seqLen;
+    if (job.perplexity.stride && job.perplexity.stride > fitted.seqLen) throw new UsageError(`--stride ${job.perplexity.stride} is longer than --seq-len ${fitted.seqLen}`);
+  }
+  const max = limits.positions;
+  if (job.latency && max) {
+    const past = job.latency.seqLen.find((s) => s > max.count);
+    if (past !== undefined) throw new UsageError(`${options.latencySeqLen ? "--latency-seq-len" : "--seq-len"}: ${past} is past the model's ${max.count} positions (${max.param})`);
+  }
+}
+
 export async function evalCommand(model: string, options: EvalCommandOptions, io: { stdout?: { write(text: string): unknown } } = {}): Promise<EvalOutcome> {
   const job = jobFromOptions(model, options);
   const progress = createProgress();
+  fitJobToModel(job, options, (line) => progress.log(line));
   let stage = "";
   const run = runInWorker(job, {
     timeLimitMs: num(options.timeLimit, "--time-limit") !== undefined ? num(options.timeLimit, "--time-limit")! * 1000 : undefined,

@@ -38,10 +38,16 @@ export type MethodSpec = z.infer<typeof MethodSchema>;
 
 export const DatasetRefSchema = z.string().min(1);
 
+/**
+ * Sequence lengths a config leaves out: these, cut to the model's positions (the run says so);
+ * a value written in the config is used as is, and refused when past them.
+ */
+export const DEFAULT_SEQ_LEN = { eval: 1024, finetune: 128, calibration: 512 } as const;
+
 export const CalibrationSchema = z.strictObject({
   dataset: DatasetRefSchema.default("bundled/train"),
   samples: z.number().int().positive().default(128),
-  seq_len: z.number().int().positive().default(512),
+  seq_len: z.number().int().positive().optional(),
   seed: z.number().int().default(0),
 });
 
@@ -77,7 +83,7 @@ export const FinetuneSchema = z
     steps: z.number().int().positive().default(100),
     lr: z.number().positive().default(5e-5),
     batch: z.number().int().positive().default(4),
-    seq_len: z.number().int().positive().default(128),
+    seq_len: z.number().int().positive().optional(),
     dataset: DatasetRefSchema.default("bundled/train"),
     /** Text whose loss picks the weights kept; the last 10% of `dataset`, held out from training, when absent. */
     validation: DatasetRefSchema.optional(),
@@ -89,7 +95,7 @@ export const FinetuneSchema = z
 
 export const PerplexityEvalSchema = z.strictObject({
   dataset: DatasetRefSchema.default("bundled/test"),
-  seq_len: z.number().int().positive().default(1024),
+  seq_len: z.number().int().positive().optional(),
   stride: z.number().int().positive().optional(),
   protocol: z.enum(["sliding-window", "paper-nonoverlap", "masked-lm", "pseudo-ppl", "seq2seq-chunk"]).optional(),
   max_tokens: z.number().int().positive().optional(),

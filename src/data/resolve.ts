@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { bundledCorpus } from "./bundled.ts";
 import { CorpusError, parseSplit, type Corpus, type Split } from "./corpus.ts";
@@ -48,4 +49,37 @@ export async function resolveCorpus(ref: string, options: ResolveOptions): Promi
     default:
       throw new CorpusError(`${where}: unknown dataset ${JSON.stringify(name)}; use bundled/<split>, wikitext-2-raw/<split> or <folder>:<split>`);
   }
+}
+
+/** Split files looked for in a folder given as a dataset (WikiText-2's names first). */
+const SPLIT_FILES = ["wiki.test.raw", "test.txt", "test.raw", "wiki.valid.raw", "valid.txt"];
+
+export interface DatasetText {
+  /** The file read, or the corpus label ("wikitext-2-raw/test"): names the data in results. */
+  label: string;
+  text: string;
+}
+
+/**
+ * Any dataset reference, read the same way for the command line and for configs: a text file,
+ * a folder holding a split file (wiki.test.raw, test.txt, ...), or anything resolveCorpus accepts
+ * ("bundled/test", "wikitext-2-raw/test", "<folder>:<split>"). Paths resolve against configDir.
+ */
+export async function readDataset(ref: string, options: ResolveOptions): Promise<DatasetText> {
+  let file = path.resolve(options.configDir ?? process.cwd(), ref);
+  if (!existsSync(file)) {
+    if (/^[\w.-]+\/\w+$|:\w+$/.test(ref)) {
+      const resolved = await resolveCorpus(ref, options);
+      return { label: resolved.label, text: resolved.corpus.split(resolved.split) };
+    }
+    throw new CorpusError(`dataset ${ref}: not found (give a text file, a folder holding ${SPLIT_FILES.join(", ")}, or bundled/<split>, wikitext-2-raw/<split>, <folder>:<split>)`);
+  }
+  if (statSync(file).isDirectory()) {
+    const found = SPLIT_FILES.map((n) => path.join(file, n)).find((p) => existsSync(p));
+    if (!found) throw new CorpusError(`dataset ${ref}: the folder holds none of ${SPLIT_FILES.join(", ")}`);
+    file = found;
+  }
+  const text = readFileSync(file, "utf8");
+  if (!text.trim()) throw new CorpusError(`dataset ${file}: the file is empty`);
+  return { label: file, text };
 }

@@ -43,7 +43,7 @@ export interface PerplexityEvaluation extends PerplexityRun {
 }
 
 const DEFAULT_PROTOCOL: Record<Family, Protocol> = { decoder: "sliding-window", encoder: "masked-lm", "encoder-decoder": "seq2seq-chunk" };
-const PROTOCOL_FAMILY: Record<Protocol, Family> = {
+export const PROTOCOL_FAMILY: Record<Protocol, Family> = {
   "sliding-window": "decoder",
   "paper-nonoverlap": "decoder",
   "masked-lm": "encoder",

@@ -9,6 +9,5 @@ export * from "./evaluate.ts";
 export * from "./latency.ts";
 export * from "./runner.ts";
 export * from "./stats.ts";
-export * from "./dataset.ts";
 export * from "./job.ts";
 export * from "./worker-client.ts";

@@ -5,7 +5,7 @@
 import type { Family } from "../models/types.ts";
 import { readModel } from "../onnx/model.ts";
 import type { Latency, Perplexity, Runner } from "../results/schema.ts";
-import { readDatasetText } from "./dataset.ts";
+import { defaultCacheDir, readDataset } from "../data/index.ts";
 import { detectFamily, evaluatePerplexity } from "./evaluate.ts";
 import { measureLatency } from "./latency.ts";
 import { logitsVocab, findLogitsOutput } from "./loss-graph.ts";
@@ -76,7 +76,7 @@ export async function runEvalJob(job: EvalJob, hooks: { shouldStop?: () => boole
   if (job.perplexity) {
     const p = job.perplexity;
     const tokenizer = loadTokenizer(p.tokenizer);
-    const { label, text } = await readDatasetText(p.dataset);
+    const { label, text } = await readDataset(p.dataset, { cacheDir: p.cacheDir ?? defaultCacheDir() });
     const result = await evaluatePerplexity(model, tokenizer, text, p.datasetName ?? label, {
       ...p,
       family,

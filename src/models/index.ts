@@ -19,3 +19,4 @@ export {
   type BuildOptions,
   type WrittenModel,
 } from "./build/index.ts";
+export { modelLimits, fitSequenceLength, type ModelLimits, type ModelLimit } from "./limits.ts";

@@ -2,6 +2,7 @@ import type { LoadedConfig } from "../config/load.ts";
 import type { ModelMap } from "../models/types.ts";
 import type { Runner } from "../results/schema.ts";
 import type { StageJournal } from "./journal.ts";
+import type { SequenceLengths } from "./preflight.ts";
 import type { Progress } from "./progress.ts";
 import { EXIT, UserError } from "../errors.ts";
 
@@ -51,6 +52,8 @@ export interface RunContext {
   progress: Progress;
   stop: StopSignal;
   cacheDir: string;
+  /** Sequence lengths of each stage: the config's, or its defaults cut to the model's positions. */
+  seqLen: SequenceLengths;
   /** Folder for derived data files (evaluation text), shared across configs. */
   dataDir: string;
 }

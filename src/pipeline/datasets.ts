@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { resolveCorpus } from "../data/resolve.ts";
+import { readDataset } from "../data/resolve.ts";
 import { sha256Hex } from "../data/corpus.ts";
 import { tokenizeCached } from "../eval/token-cache.ts";
 import { loadTokenizer } from "../eval/tokenizer.ts";
@@ -20,8 +20,9 @@ export interface DatasetText {
  * split, cut at a space), written once to the run's data folder.
  */
 export async function datasetText(ctx: RunContext, ref: string, maxTokens?: number): Promise<DatasetText> {
-  const { corpus, split, label } = await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
-  let text = corpus.split(split);
+  const read = await readDataset(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
+  const label = path.isAbsolute(read.label) ? path.relative(ctx.loaded.dir, read.label) : read.label;
+  let text = read.text;
   let name = label;
   if (maxTokens !== undefined) {
     const ids = tokenizeCached(loadTokenizer(ctx.tokenizerFile), text, { cacheDir: ctx.cacheDir });
@@ -39,8 +40,8 @@ export async function datasetText(ctx: RunContext, ref: string, maxTokens?: numb
 
 /** Token ids of a dataset for training and calibration, cached by tokenizer and text. */
 export async function datasetTokens(ctx: RunContext, ref: string): Promise<Int32Array> {
-  const { corpus, split } = await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
-  return tokenizeCached(loadTokenizer(ctx.tokenizerFile), corpus.split(split), { cacheDir: ctx.cacheDir });
+  const { text } = await readDataset(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
+  return tokenizeCached(loadTokenizer(ctx.tokenizerFile), text, { cacheDir: ctx.cacheDir });
 }
 
 /** How results name a dataset reference ("bundled/train", "wikitext-2-raw/test"). */

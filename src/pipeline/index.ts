@@ -1,12 +1,13 @@
 import path from "node:path";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
+import { UserError } from "../errors.ts";
 import { defaultCacheDir } from "../eval/token-cache.ts";
 import { renderReport } from "../report/render.ts";
 import { writeReportFiles } from "../report/files.ts";
 import type { ChartMode, RenderedReport } from "../report/types.ts";
 import type { Result } from "../results/schema.ts";
 import { createStopSignal, type StopSignal } from "./context.ts";
-import { planRuns } from "./plan.ts";
+import { preflightConfigs } from "./preflight.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { resultFile, runConfig } from "./run-config.ts";
 
@@ -42,21 +43,32 @@ export interface RunConfigsResult {
  * `prunebench run`: every config is validated (and its sweep planned) before any work starts,
  * then each runs in turn and the report is written from the result files.
  */
-export async function runConfigs(options: RunConfigsOptions): Promise<RunConfigsResult> {
-  const loaded: LoadedConfig[] = options.configs.map(loadConfig);
-  for (const l of loaded) planRuns(l.config);
-  const names = new Map<string, string>();
-  for (const l of loaded) {
-    const other = names.get(l.config.name);
-    if (other) throw new Error(`${l.file}: name ${JSON.stringify(l.config.name)} is also used by ${other}; names key the result files`);
-    names.set(l.config.name, l.file);
+/** Every config read and schema-checked; their problems are reported with preflight's, together. */
+function loadConfigs(files: string[]): { loaded: LoadedConfig[]; problems: UserError[] } {
+  const problems: UserError[] = [];
+  const loaded: LoadedConfig[] = [];
+  for (const file of files) {
+    try {
+      loaded.push(loadConfig(file));
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      problems.push(error);
+    }
   }
+  return { loaded, problems };
+}
+
+export async function runConfigs(options: RunConfigsOptions): Promise<RunConfigsResult> {
+  const { loaded, problems } = loadConfigs(options.configs);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const prepared = await preflightConfigs(loaded, { cacheDir, problems });
   const progress = options.progress ?? createProgress();
   const stop = options.stop ?? createStopSignal();
   const results: Result[] = [];
-  for (const l of loaded) {
+  for (const p of prepared) {
+    const l = p.loaded;
     progress.log(`== ${l.config.name} (${path.relative(process.cwd(), l.file) || l.file})`);
-    results.push(await runConfig(l, { outDir: options.outDir, cacheDir: options.cacheDir ?? defaultCacheDir(), progress, stop, commit: options.commit, shard: options.shard, providers: options.providers }));
+    results.push(await runConfig(p, { outDir: options.outDir, cacheDir, progress, stop, commit: options.commit, shard: options.shard, providers: options.providers }));
   }
   const out: RunConfigsResult = { results, resultFiles: loaded.map((l) => resultFile(options.outDir, l.config.name)) };
   if (options.report !== false) {

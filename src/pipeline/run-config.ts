@@ -3,14 +3,12 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import type { LoadedConfig } from "../config/load.ts";
 import { runnerFingerprint } from "../eval/runner.ts";
-import { mapModel } from "../models/index.ts";
-import { readModel } from "../onnx/model.ts";
 import { RESULT_SCHEMA_VERSION, ResultSchema, type Result, type Run } from "../results/schema.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { RunInterrupted, type RunContext, type StopSignal } from "./context.ts";
 import { openJournal } from "./journal.ts";
 import { modelFacts } from "./model-facts.ts";
-import { resolveModelFiles } from "./model-source.ts";
+import type { Preflighted } from "./preflight.ts";
 import { planRuns, type PlannedRun } from "./plan.ts";
 import { overlapWarning, textOverlaps } from "./overlap.ts";
 import type { Progress } from "./progress.ts";
@@ -46,12 +44,12 @@ export function resultFile(outDir: string, name: string): string {
  * The result file is rewritten (atomically) after every stage, so whatever finished is on disk
  * before anything that can fail; a failed run records its error and the sweep goes on.
  */
-export async function runConfig(original: LoadedConfig, options: RunConfigOptions): Promise<Result> {
-  const loaded = withProviders(original, options.providers);
+export async function runConfig(prepared: Preflighted, options: RunConfigOptions): Promise<Result> {
+  const loaded = withProviders(prepared.loaded, options.providers);
   const { config } = loaded;
   const plan = planRuns(config);
-  const files = await resolveModelFiles(loaded, options.cacheDir);
-  const map = mapModel(readModel(files.model), { family: config.model.family });
+  const { files, map } = prepared;
+  for (const note of prepared.notes) options.progress.log(note);
   const provider = config.eval.latency ? config.eval.latency.providers[0] : "cpu";
   const ctx: RunContext = {
     loaded,
@@ -63,6 +61,7 @@ export async function runConfig(original: LoadedConfig, options: RunConfigOption
     progress: options.progress,
     stop: options.stop,
     cacheDir: options.cacheDir,
+    seqLen: prepared.seqLen,
     dataDir: path.join(options.outDir, "data"),
   };
   const result: Result = {
@@ -76,7 +75,7 @@ export async function runConfig(original: LoadedConfig, options: RunConfigOption
     runner: ctx.runner,
     runs: [],
     timings: {},
-    warnings: [...map.notes],
+    warnings: [...map.notes, ...prepared.notes],
     ...(options.shard ? { shard: options.shard } : {}),
   };
   const save = () => writeJsonAtomic(resultFile(options.outDir, config.name), ResultSchema.parse(result));

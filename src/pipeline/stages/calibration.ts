@@ -14,7 +14,7 @@ export async function calibrationFor(ctx: RunContext, method: string): Promise<C
   let data = calibrations.get(ctx);
   if (!data) {
     const c = ctx.loaded.config.prune.calibration;
-    data = { tokens: await datasetTokens(ctx, c.dataset), samples: c.samples, seqLen: c.seq_len, seed: c.seed, family: ctx.map.family, statsCache: new Map() };
+    data = { tokens: await datasetTokens(ctx, c.dataset), samples: c.samples, seqLen: ctx.seqLen.calibration, seed: c.seed, family: ctx.map.family, statsCache: new Map() };
     calibrations.set(ctx, data);
   }
   return data;

@@ -35,7 +35,7 @@ export async function evaluateStage(ctx: RunContext, stage: string, modelFile: s
         dataset: data.file,
         datasetName: data.label,
         protocol: p.protocol,
-        seqLen: p.seq_len,
+        seqLen: ctx.seqLen.eval,
         stride: p.stride,
         seed: p.seed,
         cacheDir: ctx.cacheDir,

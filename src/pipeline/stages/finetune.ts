@@ -53,7 +53,7 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Pick
         steps: ft.steps,
         lr: ft.lr,
         batch: ft.batch,
-        seqLen: ft.seq_len,
+        seqLen: ctx.seqLen.finetune,
         warmup: ft.warmup,
         weightDecay: ft.weight_decay,
         seed: ft.seed,
@@ -71,7 +71,7 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Pick
       writeModel(result.model, out);
       summary = {
         steps: result.steps,
-        tokens: result.steps * ft.batch * ft.seq_len,
+        tokens: result.steps * ft.batch * ctx.seqLen.finetune,
         lossStart: result.initial.loss,
         lossEnd: result.final.loss,
         seconds: result.seconds,

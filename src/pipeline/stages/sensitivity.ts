@@ -32,7 +32,7 @@ export async function sensitivityStage(ctx: RunContext): Promise<Sensitivity | u
       const result = await evaluatePerplexity(model, tokenizer, data.text, data.label, {
         family: ctx.map.family,
         protocol: p.protocol,
-        seqLen: p.seq_len,
+        seqLen: ctx.seqLen.eval,
         stride: p.stride,
         seed: p.seed,
         cacheDir: ctx.cacheDir,
