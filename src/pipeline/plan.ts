@@ -29,6 +29,17 @@ function structuredSpec(spec: MethodSpec, where: string): { method: string; opti
 }
 
 /**
+ * A config's method entry, its options parsed by the method itself: the same parser, and so the
+ * same messages, as `prunebench prune` (preflight calls this for every entry before any work).
+ */
+export function parseMethodSpec(spec: MethodSpec, where: string): { method: string; options: Record<string, unknown>; parsed: unknown } {
+  const structured = structuredSpec(spec, where);
+  if (structured) return { ...structured, parsed: structured.options };
+  const { method, options } = methodFromSpec(spec, where);
+  return { method, options, parsed: getMethod(method).parseOptions(options) };
+}
+
+/**
  * The sweep of a config: every method at every sparsity, except methods whose options fix the
  * sparsity (N:M), which run once. Order is the config's, so reports read as written.
  */
@@ -37,9 +48,9 @@ export function planRuns(config: Config): PlannedRun[] {
   const seen = new Set<string>();
   config.prune.methods.forEach((spec, i) => {
     // Structured pruning rewrites the graph instead of masking weights: it is no mask method.
-    const { method, options } = structuredSpec(spec, `prune.methods[${i}]`) ?? methodFromSpec(spec, `prune.methods[${i}]`);
+    const { method, options, parsed } = parseMethodSpec(spec, `prune.methods[${i}]`);
     const impl = method === "structured" ? undefined : getMethod(method);
-    const implied = impl?.impliedSparsity?.(impl.parseOptions(options)) ?? null;
+    const implied = impl?.impliedSparsity?.(parsed) ?? null;
     const sparsities = implied === null ? config.prune.sparsity : [implied];
     for (const sparsity of sparsities) {
       const id = runId({ method, options, sparsity });

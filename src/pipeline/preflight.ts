@@ -1,4 +1,4 @@
-import { DEFAULT_SEQ_LEN } from "../config/schema.ts";
+import { DEFAULT_SEQ_LEN, type MethodSpec } from "../config/schema.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { readDataset } from "../data/resolve.ts";
 import { UserError, UserErrors } from "../errors.ts";
@@ -9,9 +9,9 @@ import { fitSequenceLength, mapModel, modelLimits, type ModelLimits } from "../m
 import type { ModelMap } from "../models/types.ts";
 import { readModel, type OnnxModel } from "../onnx/model.ts";
 import { getMethod } from "../prune/registry.ts";
-import { methodFromSpec } from "../prune/spec.ts";
 import { chooseTargets } from "../prune/targets.ts";
 import { resolveModelFiles, type ModelFiles } from "./model-source.ts";
+import { parseMethodSpec } from "./plan.ts";
 
 /** The sequence length each stage uses (the config's, or its default cut to the model's positions). */
 export interface SequenceLengths {
@@ -114,10 +114,8 @@ type Problem = (field: string, message: string) => void;
 function checkMethods(loaded: LoadedConfig, map: ModelMap | undefined, problem: Problem): void {
   const { prune } = loaded.config;
   prune.methods.forEach((spec, i) => {
-    if (spec === "structured") return;
     try {
-      const { method, options } = methodFromSpec(spec, `prune.methods[${i}]`);
-      getMethod(method).parseOptions(options);
+      parseMethodSpec(spec, `prune.methods[${i}]`);
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       problem(`prune.methods[${i}]`, error.message.replace(/^prune\.methods\[\d+\]: /, ""));
@@ -170,7 +168,7 @@ async function checkDatasets(loaded: LoadedConfig, cacheDir: string, problem: Pr
   const refs: [string, string][] = [];
   if (config.eval.perplexity) refs.push(["eval.perplexity.dataset", config.eval.perplexity.dataset]);
   if (config.finetune && !config.finetune.command) refs.push(["finetune.dataset", config.finetune.dataset]);
-  const methods = [...config.prune.methods.map((spec) => (spec === "structured" ? "structured" : safeName(spec))), config.prune.sensitivity ? config.prune.sensitivity.method : undefined];
+  const methods = [...config.prune.methods.map(safeName), config.prune.sensitivity ? config.prune.sensitivity.method : undefined];
   if (methods.some((m) => m && m !== "structured" && isCalibrated(m))) refs.push(["prune.calibration.dataset", config.prune.calibration.dataset]);
   for (const [field, ref] of refs) {
     try {
@@ -182,9 +180,9 @@ async function checkDatasets(loaded: LoadedConfig, cacheDir: string, problem: Pr
   }
 }
 
-function safeName(spec: Parameters<typeof methodFromSpec>[0]): string | undefined {
+function safeName(spec: MethodSpec): string | undefined {
   try {
-    return methodFromSpec(spec).method;
+    return parseMethodSpec(spec, "prune.methods").method;
   } catch {
     return undefined;
   }
