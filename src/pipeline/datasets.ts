@@ -20,8 +20,8 @@ export interface DatasetText {
  * split, cut at a space), written once to the run's data folder.
  */
 export async function datasetText(ctx: RunContext, ref: string, maxTokens?: number): Promise<DatasetText> {
-  const read = await readDataset(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
-  const label = path.isAbsolute(read.label) ? path.relative(ctx.loaded.dir, read.label) : read.label;
+  const read = await readRef(ctx, ref);
+  const label = read.label;
   let text = read.text;
   let name = label;
   if (maxTokens !== undefined) {
@@ -40,11 +40,17 @@ export async function datasetText(ctx: RunContext, ref: string, maxTokens?: numb
 
 /** Token ids of a dataset for training and calibration, cached by tokenizer and text. */
 export async function datasetTokens(ctx: RunContext, ref: string): Promise<Int32Array> {
-  const { text } = await readDataset(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
+  const { text } = await readRef(ctx, ref);
   return tokenizeCached(loadTokenizer(ctx.tokenizerFile), text, { cacheDir: ctx.cacheDir });
 }
 
 /** How results name a dataset reference ("bundled/train", "wikitext-2-raw/test"). */
 export async function datasetLabel(ctx: RunContext, ref: string): Promise<string> {
-  return (await resolveCorpus(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir })).label;
+  return (await readRef(ctx, ref)).label;
+}
+
+/** A config's dataset reference, read as readDataset reads any; a file is named relative to the config. */
+async function readRef(ctx: RunContext, ref: string): Promise<{ text: string; label: string }> {
+  const read = await readDataset(ref, { configDir: ctx.loaded.dir, cacheDir: ctx.cacheDir });
+  return { text: read.text, label: path.isAbsolute(read.label) ? path.relative(ctx.loaded.dir, read.label) : read.label };
 }

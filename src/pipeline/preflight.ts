@@ -168,6 +168,7 @@ async function checkDatasets(loaded: LoadedConfig, cacheDir: string, problem: Pr
   const refs: [string, string][] = [];
   if (config.eval.perplexity) refs.push(["eval.perplexity.dataset", config.eval.perplexity.dataset]);
   if (config.finetune && !config.finetune.command) refs.push(["finetune.dataset", config.finetune.dataset]);
+  if (config.finetune?.validation) refs.push(["finetune.validation", config.finetune.validation]);
   const methods = [...config.prune.methods.map(safeName), config.prune.sensitivity ? config.prune.sensitivity.method : undefined];
   if (methods.some((m) => m && m !== "structured" && isCalibrated(m))) refs.push(["prune.calibration.dataset", config.prune.calibration.dataset]);
   for (const [field, ref] of refs) {
