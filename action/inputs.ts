@@ -99,12 +99,12 @@ export function readInputs(env: NodeJS.ProcessEnv): ActionInputs {
   };
 }
 
-/** "perplexity=2%, latency=10%" (or 0.02): overrides of the configs' regression thresholds. */
+/** "perplexity=2%, latency=10%, reach=5%" (or 0.02): overrides of the configs' regression thresholds (reach: a fall in sparsity points). */
 export function parseThresholds(text: string): Thresholds {
   const out: Thresholds = {};
   for (const part of text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(perplexity|latency)\s*[=:]\s*(\d+(?:\.\d+)?)(%?)$/.exec(part);
-    if (!m) throw new InputError("thresholds", `expected entries like 'perplexity=1%' or 'latency=0.05', got '${part}'`);
+    const m = /^(perplexity|latency|reach)\s*[=:]\s*(\d+(?:\.\d+)?)(%?)$/.exec(part);
+    if (!m) throw new InputError("thresholds", `expected entries like 'perplexity=1%', 'latency=0.05' or 'reach=2%', got '${part}'`);
     out[m[1] as keyof Thresholds] = Number(m[2]) / (m[3] ? 100 : 1);
   }
   return out;

@@ -121,7 +121,9 @@ export async function buildDist(outdir: string): Promise<void> {
   mkdirSync(outdir, { recursive: true });
   for (const name of readdirSync(outdir)) if (name !== "node_modules") rmSync(path.join(outdir, name), { recursive: true, force: true });
   await build(options(outdir));
+  // The WebAssembly kernels are read next to the code that loads them (new URL("./x.wasm", import.meta.url)).
   copyFileSync(path.join(ROOT, "src/prune/stream/kernels.wasm"), path.join(outdir, "kernels.wasm"));
+  copyFileSync(path.join(ROOT, "src/prune/calibrated/sweep.wasm"), path.join(outdir, "sweep.wasm"));
   const { pkg, lock } = runtimeManifest();
   writeFileSync(path.join(outdir, "package.json"), pkg);
   writeFileSync(path.join(outdir, "package-lock.json"), lock);

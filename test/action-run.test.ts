@@ -142,6 +142,7 @@ test("inputs: action.yml declares exactly what readInputs reads; bad values name
   assert.throws(() => readInputs({ INPUT_PROVIDERS: "cpu, tpu" }), /input 'providers'.*'tpu'/);
   assert.throws(() => readInputs({ "INPUT_RESULTS-STORE": "s3:x" }), /input 'results-store'/);
   assert.deepEqual(parseThresholds("perplexity=2%, latency: 0.1"), { perplexity: 0.02, latency: 0.1 });
+  assert.deepEqual(parseThresholds("reach=5%"), { reach: 0.05 });
   assert.throws(() => parseThresholds("speed=1%"), /input 'thresholds'/);
 });
 

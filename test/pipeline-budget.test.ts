@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,8 +41,8 @@ export let demoBudget: Result | undefined;
 test("budget search on the demo decoder: each method's found sparsity is within +5% and the next bracket point beyond; SparseGPT > Wanda > magnitude", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "pb-budget-"));
   const config = budgetConfig(dir, path.join(root, "demo/models/decoder.onnx"), "magnitude, wanda, sparsegpt");
-  const { results } = await runConfigs({ configs: [config], outDir: path.join(dir, "out"), cacheDir: path.join(dir, "cache"), progress: silentProgress, report: false });
-  const result = results[0];
+  const run = () => runConfigs({ configs: [config], outDir: path.join(dir, "out"), cacheDir: path.join(dir, "cache"), progress: silentProgress, report: false });
+  const result = (await run()).results[0];
   demoBudget = result;
   const budget = result.budget!;
   assert.ok(budget, "the result records the budget search");
@@ -65,6 +65,13 @@ test("budget search on the demo decoder: each method's found sparsity is within 
   }
   assert.deepEqual(Object.keys(reach), ["magnitude", "wanda", "sparsegpt"]);
   assert.ok(reach.sparsegpt > reach.wanda && reach.wanda > reach.magnitude, `reach follows the methods' quality: ${JSON.stringify(reach)}`);
+
+  // Journaled: the same config again replays every search point from the stages on disk.
+  const stages = path.join(dir, "out", "demo-decoder", "stages");
+  const before = readdirSync(stages).length;
+  const again = (await run()).results[0];
+  assert.equal(readdirSync(stages).length, before, "no stage is redone");
+  assert.deepEqual(again.budget, result.budget);
 });
 
 test("the report leads with the reach; a changed model that computes the same function but prunes worse is a reach regression", async (t) => {

@@ -5,7 +5,7 @@ import { relative } from "../config/schema.ts";
 import { runInWorker } from "../eval/worker-client.ts";
 import { mapModel } from "../models/index.ts";
 import { readModel } from "../onnx/model.ts";
-import { maxBudgetEvaluations, searchBudget, type BudgetSearch } from "../prune/budget.ts";
+import { budgetPercent, budgetPointLine, budgetSummaryLine, maxBudgetEvaluations, searchBudget, type BudgetSearch } from "../prune/budget.ts";
 import { getMethod } from "../prune/registry.ts";
 import { PRUNE_RESULT_VERSION, pruneFile, type PruneResult } from "../prune/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
@@ -13,8 +13,7 @@ import { jobFromOptions } from "./eval.ts";
 import { UsageError } from "./errors.ts";
 import { calibrationFor, methodOptions, type PruneCommandOptions } from "./prune.ts";
 
-const pct = (x: number) => `${Number((x * 100).toFixed(2))}%`;
-const signed = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
+const pct = (x: number) => budgetPercent(x);
 
 function budgetOf(text: string): number {
   const ok = /^\d+(\.\d+)?%$/.test(text) || (text.trim() !== "" && Number.isFinite(Number(text)));
@@ -84,19 +83,18 @@ export async function budgetCommand(model: string, options: PruneCommandOptions)
         rmSync(`${file}.data`, { force: true });
         return { sparsity, increase, run: `${options.method}@${sparsity}` };
       },
-      onPoint: (p, b) => console.error(`budget ${options.method}: ${pct(p.sparsity)} gives ${signed(p.increase)} (bracket ${pct(b.within.sparsity)}..${b.beyond ? pct(b.beyond.sparsity) : "100%"})`),
+      onPoint: (p, b) => console.error(`budget ${options.method}: ${budgetPointLine(p, b)}`),
     });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const bracket = `bracket ${pct(search.within.sparsity)} (${signed(search.within.increase)})..${search.beyond ? `${pct(search.beyond.sparsity)} (${signed(search.beyond.increase)})` : "100%"}, ${search.evaluations} evaluations`;
   let result: PruneResult | null = null;
   if (search.within.sparsity > 0) {
     result = await prune(search.within.sparsity, options.out, options.mask);
-    console.log(`${options.method}: ${pct(search.within.sparsity)} within +${pct(maxIncrease)} perplexity (${bracket}) -> ${options.out}`);
+    console.log(`${options.method}: ${budgetSummaryLine(search, maxIncrease)} -> ${options.out}`);
   }
   const report: BudgetCommandResult = { schema: PRUNE_RESULT_VERSION, method: options.method, maxIncrease, tolerance, dense, search, result };
   if (options.json) writeJsonAtomic(options.json, report);
-  if (!result) throw new UsageError(`--budget: not even ${pct(search.beyond?.sparsity ?? tolerance)} of ${options.method} stays within +${pct(maxIncrease)} perplexity (${bracket}); nothing written`, 1);
+  if (!result) throw new UsageError(`--budget: not even ${pct(search.beyond?.sparsity ?? tolerance)} of ${options.method} stays within +${pct(maxIncrease)} perplexity (${budgetPointLine(search.beyond ?? search.within, search)}); nothing written`, 1);
   return report;
 }

@@ -13,6 +13,8 @@ export interface Thresholds {
   perplexity?: number;
   /** Relative median latency increase that counts as a regression, e.g. 0.05. */
   latency?: number;
+  /** Fall of a budget search's reach, in sparsity, that counts as a regression, e.g. 0.02. */
+  reach?: number;
 }
 
 export interface PrReportInput {
@@ -46,7 +48,7 @@ export function renderPrReport(input: PrReportInput): PrReport {
       id: input.id,
       charts: input.charts,
       artifactUrl: input.artifactUrl,
-      thresholds: { perplexity: { relative: input.thresholds?.perplexity }, latency: { relative: input.thresholds?.latency } },
+      thresholds: { perplexity: { relative: input.thresholds?.perplexity }, latency: { relative: input.thresholds?.latency }, reach: { absolute: input.thresholds?.reach } },
     },
   });
   let markdown = stage.markdown;

@@ -96,3 +96,22 @@ export async function searchBudget(options: BudgetSearchOptions): Promise<Budget
   const measured = [...points.values()].filter((p) => evaluated.has(p.run) || reusedRuns.has(p.run)).sort((a, b) => a.sparsity - b.sparsity);
   return { within: used.within, beyond: used.beyond, points: measured, evaluations: evaluated.size, reused: reusedRuns.size };
 }
+
+/** Sparsities and increases in log lines: "47%", "+1.72%". */
+export function budgetPercent(x: number, sign = false): string {
+  return `${sign && x >= 0 ? "+" : ""}${Number((x * 100).toFixed(2))}%`;
+}
+
+/** The progress line of one evaluated point: "47% gives +1.72% (bracket 47%..48%)". */
+export function budgetPointLine(point: BudgetPoint, bracket: { within: BudgetPoint; beyond: BudgetPoint | null }): string {
+  return `${budgetPercent(point.sparsity)} gives ${budgetPercent(point.increase, true)} (bracket ${budgetPercent(bracket.within.sparsity)}..${bracket.beyond ? budgetPercent(bracket.beyond.sparsity) : "100%"})`;
+}
+
+/** The closing line of a search: "47% within +2% perplexity (bracket 47% (+1.72%)..48% (+2.04%), 5 evaluations, 2 reused)". */
+export function budgetSummaryLine(search: BudgetSearch, maxIncrease: number): string {
+  const end = (p: BudgetPoint | null) => (p ? `${budgetPercent(p.sparsity)} (${budgetPercent(p.increase, true)})` : "100%");
+  return (
+    `${budgetPercent(search.within.sparsity)} within ${budgetPercent(maxIncrease, true)} perplexity ` +
+    `(bracket ${end(search.within)}..${end(search.beyond)}, ${search.evaluations} evaluations${search.reused ? `, ${search.reused} reused` : ""})`
+  );
+}

@@ -1,6 +1,6 @@
 import { readModel } from "../../onnx/model.ts";
 import { writeModel } from "../../onnx/write.ts";
-import { searchBudget, type BudgetPoint } from "../../prune/budget.ts";
+import { budgetPointLine, budgetSummaryLine, searchBudget, type BudgetPoint } from "../../prune/budget.ts";
 import { pruneModel } from "../../prune/engine.ts";
 import { allocateFromSensitivity } from "../../prune/sensitivity.ts";
 import type { PruneResult } from "../../prune/result.ts";
@@ -49,10 +49,6 @@ function knownPoints(result: Result, label: string, finetuned: boolean, dense: n
     .map((r) => ({ sparsity: r.sparsity, increase: increaseOf(r, dense), run: r.id }));
 }
 
-function pct(x: number): string {
-  return `${Number((x * 100).toFixed(2))}%`;
-}
-
 /**
  * One search, its points evaluated by `point`; a failure is recorded in the search and the
  * others go on, as a failed sweep point does.
@@ -77,13 +73,10 @@ async function runSearch(
         if (!run.perplexity) throw new Error(`${run.id}: no perplexity measured`);
         return { sparsity, increase: increaseOf(run, dense), run: run.id };
       },
-      onPoint: (p, b) => ctx.progress.log(`budget ${name}: ${pct(p.sparsity)} gives ${p.increase >= 0 ? "+" : ""}${pct(p.increase)} (bracket ${pct(b.within.sparsity)}..${b.beyond ? pct(b.beyond.sparsity) : "100%"})`),
+      onPoint: (p, b) => ctx.progress.log(`budget ${name}: ${budgetPointLine(p, b)}`),
     });
     const achieved = result.runs.find((r) => r.id === search.within.run)?.achievedSparsity ?? 0;
-    ctx.progress.log(
-      `budget ${name}: ${pct(search.within.sparsity)} within +${pct(budget.maxIncrease)} perplexity ` +
-        `(bracket ${pct(search.within.sparsity)}..${search.beyond ? pct(search.beyond.sparsity) : "100%"}, ${search.evaluations} evaluations, ${search.reused} reused)`,
-    );
+    ctx.progress.log(`budget ${name}: ${budgetSummaryLine(search, budget.maxIncrease)}`);
     return { ...what, within: search.within, beyond: search.beyond, achieved, points: search.points, evaluations: search.evaluations, reused: search.reused };
   } catch (error) {
     if (error instanceof RunInterrupted) throw error;
