@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{RunInterrupted,createStopSignal,resultFile,runConfigs}from"./chunk-C2W5T2SJ.js";import"./chunk-BBOSUZBE.js";import"./chunk-NMNTRVLK.js";import"./chunk-VFHM73BP.js";import"./chunk-VTKLSYZG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
