@@ -68,3 +68,35 @@ test("prunebench report: a bad result file is named with its field; bad options 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("report: --charts none writes no chart files, --max-chars below the floor names it, a newer result schema says upgrade", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "report-cli-"));
+  try {
+    const head = NAMES.map((n) => path.join(FIXTURES, `${n}.json`));
+    const assets = path.join(dir, "assets");
+    const none = await run(["report", ...head, "--out", path.join(dir, "r.md"), "--charts", "none", "--assets", assets]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.ok(existsSync(path.join(assets, "report-full.md")));
+    assert.ok(!existsSync(path.join(assets, "charts")), "no chart files with --charts none");
+    assert.match(none.stderr, /wrote 0 charts/);
+
+    const out = path.join(dir, "tiny.md");
+    const tiny = await run(["report", ...head, "--out", out, "--max-chars", "10"]);
+    assert.equal(tiny.code, 2, tiny.stderr);
+    const floor = /--max-chars 10: the shortest this report can be is (\d+) characters \(its marker, title, verdict and worst comparison\); give at least \1/.exec(tiny.stderr);
+    assert.ok(floor, tiny.stderr);
+    assert.ok(!existsSync(out), "nothing written");
+    const atFloor = await run(["report", ...head, "--out", out, "--max-chars", floor[1]]);
+    assert.equal(atFloor.code, 0, atFloor.stderr);
+    assert.ok(readFileSync(out, "utf8").length <= Number(floor[1]));
+
+    const newer = path.join(dir, "newer.json");
+    writeFileSync(newer, JSON.stringify({ ...JSON.parse(readFileSync(head[1], "utf8")), schema: 2, somethingNew: true }));
+    const upgrade = await run(["report", newer]);
+    assert.notEqual(upgrade.code, 0);
+    assert.match(upgrade.stderr, /newer\.json: written by a newer prunebench \(result schema 2; this version reads schema 1\): upgrade prunebench to read it/);
+    assert.equal(upgrade.stderr.trim().split("\n").length, 1, upgrade.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -54,3 +54,32 @@ test("a small maxChars still keeps the verdict", () => {
   assert.ok(report.markdown.length <= 6_000, `${report.markdown.length}`);
   assert.match(report.markdown, /more in the full report/);
 });
+
+test("one model with 500 runs degrades row by row (dense, each method's best, the worst) instead of losing its section", () => {
+  const base = readResultFile(path.join(FIXTURES, "gpt2.json"));
+  const template = base.runs.find((r) => r.method !== "dense" && r.perplexity)!;
+  const dense = base.runs.find((r) => r.method === "dense")!;
+  const methods = ["magnitude", "global", "random", "wanda", "sparsegpt"];
+  const runs = [dense];
+  for (let i = 0; i < 499; i++) {
+    const method = methods[i % methods.length];
+    const sparsity = Number((0.05 + (i / 499) * 0.9).toFixed(4));
+    const token = 20 + i * 0.5 + (method === "random" ? 100 : 0);
+    runs.push({ ...template, id: `${method}@${sparsity}`, method, sparsity, achievedSparsity: sparsity, perplexity: { ...template.perplexity!, token, word: token * 1.3 } });
+  }
+  const result: Result = { ...base, model: "big", runs };
+  // A limit the whole table does not fit (a GHES server's, or a model with latency and fine-tuned rows too).
+  const report = renderReport({ results: [result], options: { charts: "none", maxChars: 12_000, thresholds: { latency: { resamples: 100 } } } });
+  assert.ok(report.markdown.length <= 12_000, `${report.markdown.length}`);
+  assert.ok(!report.dropped.includes("model-0"), `dropped: ${report.dropped.join(", ")}`);
+  assert.match(report.markdown, /### Model: big/);
+  const shown = /_(\d+) of 500 runs shown to fit a comment: dense, the (?:\d+ best runs|best run) of each method and the worst; every run is in the full report\._/.exec(report.markdown);
+  assert.ok(shown, report.markdown.slice(0, 2000));
+  assert.ok(Number(shown[1]) >= methods.length + 2 && Number(shown[1]) < 500);
+  // Dense, each method's best (the lowest sparsity here) and the worst run (random's last) are all in it.
+  assert.match(report.markdown, /\| dense/);
+  for (const m of methods) assert.ok(report.markdown.includes(m), m);
+  const worst = runs.reduce((a, b) => (b.perplexity!.token > a.perplexity!.token ? b : a));
+  assert.ok(report.markdown.includes(worst.perplexity!.token.toFixed(1)) || report.markdown.includes(String(worst.perplexity!.token)), `worst ${worst.perplexity!.token}`);
+  assert.ok(report.fullMarkdown.includes("### Model: big") && report.fullMarkdown.length > report.markdown.length);
+});

@@ -56,6 +56,10 @@ export async function reportCommand(files: string[], opts: ReportCliOptions): Pr
       },
     },
   });
+  // The fitter shortens down to the marker, the title, the verdict and the worst comparison; below that it cannot go.
+  if (maxChars !== undefined && report.markdown.length > maxChars) {
+    throw new UsageError(`--max-chars ${maxChars}: the shortest this report can be is ${report.markdown.length} characters (its marker, title, verdict and worst comparison); give at least ${report.markdown.length}`);
+  }
   if (opts.out) writeFileAtomic(opts.out, report.markdown);
   else process.stdout.write(report.markdown);
   if (opts.assets) {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { UserError, formatIssues } from "../errors.ts";
-import { ResultSchema, type Result } from "./schema.ts";
+import { RESULT_SCHEMA_VERSION, ResultSchema, type Result } from "./schema.ts";
 
 /**
  * A result file that cannot be read or does not match the schema. One line (it also becomes a
@@ -29,6 +29,10 @@ export function parseResult(text: string, file: string): Result {
     json = JSON.parse(text);
   } catch (error) {
     throw new ResultFileError(file, [(error as Error).message], "not valid JSON");
+  }
+  const schema = (json as { schema?: unknown } | null)?.schema;
+  if (typeof schema === "number" && schema > RESULT_SCHEMA_VERSION) {
+    throw new ResultFileError(file, [], `written by a newer prunebench (result schema ${schema}; this version reads schema ${RESULT_SCHEMA_VERSION}): upgrade prunebench to read it`);
   }
   const parsed = ResultSchema.safeParse(json);
   if (!parsed.success) {
