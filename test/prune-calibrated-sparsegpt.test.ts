@@ -251,3 +251,25 @@ test("sparsegpt prunes a built decoder layer by layer, and the calibrated masks 
   for (const [i, m] of masks.entries()) for (let k = 0; k < m.mask.bits.length; k++) differ += m.mask.bits[k] !== magnitude.masks[i].mask.bits[k] ? 1 : 0;
   assert.ok(differ > 0);
 });
+
+for (const family of ["decoder", "encoder-decoder"] as const) {
+  test(`sequential sparsegpt calibrated segment by segment equals calibration on the whole model per layer (${family})`, async () => {
+    const build = () => buildModel({ family, preset: "tiny", sizes: { vocab: 300, layers: 2, positions: 64 }, seed: 3 });
+    const model = build();
+    const map = mapModel(model);
+    const tokens = Int32Array.from({ length: 2000 }, (_, i) => (i * 7919 + (i >> 3)) % 300);
+    const calibration = { tokens, samples: 3, seqLen: 16, seed: 0, family };
+    const lines: string[] = [];
+    const segmented = await pruneModel(model, map, { method: "sparsegpt", sparsity: 0.5, calibration, log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => l.includes("layer by layer")), lines.join("\n"));
+    const whole = await pruneModel(build(), map, { method: "sparsegpt", sparsity: 0.5, calibration, options: { whole_model: true } });
+    assert.equal(segmented.masks.length, whole.masks.length);
+    let bits = 0;
+    let differ = 0;
+    for (const [i, m] of segmented.masks.entries()) {
+      for (let k = 0; k < m.mask.length; k++) differ += m.mask.get(k) === whole.masks[i].mask.get(k) ? 0 : 1;
+      bits += m.mask.length;
+    }
+    assert.ok(differ <= bits * 0.001, `${differ} of ${bits} mask bits differ`);
+  });
+}

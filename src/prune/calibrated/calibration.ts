@@ -192,7 +192,7 @@ export function calibrationWindows(c: CalibrationData): Int32Array[] {
  * token types, positions, shifted decoder ids, and an empty KV cache for exports with past
  * inputs), so calibration feeds a model exactly as evaluation does.
  */
-function feedsFor(session: ort.InferenceSession, family: Family): (window: Int32Array) => Record<string, ort.Tensor> {
+export function feedsFor(session: ort.InferenceSession, family: Family): (window: Int32Array) => Record<string, ort.Tensor> {
   let build: FeedBuilder;
   try {
     build = feedBuilder(session, family);

@@ -12,11 +12,17 @@ import { PruneError } from "../errors.ts";
 import { parseNM } from "../methods/nm.ts";
 import type { MaskSet, PruneContext, PruneMethod, PruneTarget } from "../types.ts";
 import { asCalibration, collectInputStats, targetInputs, type CalibrationData } from "./calibration.ts";
+import { SegmentedCalibration } from "./segments.ts";
 import { SPARSEGPT_DEFAULTS, sparseGptPrune, type SparseGptOptions } from "./sparsegpt-solve.ts";
 
 export interface SparseGptMethodOptions extends SparseGptOptions {
   /** Recalibrate after each layer (the paper); false collects every Hessian once from the dense model. */
   sequential: boolean;
+  /**
+   * Calibrate each layer on the whole model instead of segment by segment (what is done anyway
+   * where the graph's order does not allow segments; tests compare the two).
+   */
+  wholeModel?: boolean;
 }
 
 /** Targets grouped by layer in forward order: encoder layers, decoder layers, then the rest. */
@@ -67,36 +73,47 @@ export async function sparseGptMasks(targets: readonly PruneTarget[], sparsityOf
   const graph = graphOf(work);
   const masks: MaskSet = new Map();
   const groups = options.sequential ? layerGroups(targets) : [targets.slice()];
-  let done = 0;
-  for (const group of groups) {
+  const sizesOf = (group: PruneTarget[]) => {
     const sizes = new Map<string, number>();
     for (const t of group) sizes.set(inputOf.get(t.name)!, dims(t).inputs);
-    const stats = await collectInputStats(work, sizes, "hessian", calibration);
+    return sizes;
+  };
+  const segmented = options.sequential && !options.wholeModel ? await SegmentedCalibration.create(work, groups, calibration) : null;
+  let done = 0;
+  for (const [g, group] of groups.entries()) {
+    const sizes = sizesOf(group);
+    const stats = segmented ? await segmented.stats(g, sizes, "hessian") : await collectInputStats(work, sizes, "hessian", calibration);
     for (const t of group) {
       const h = stats.get(inputOf.get(t.name)!)!.values;
       masks.set(t.name, await pruneTarget(t, h, sparsityOf(t), options));
+      if (segmented) continue;
       // The calibration copy gets its own bytes (the target may be a view of the output model),
       // in the weight's own type so an fp16 graph stays well-typed.
       const tensor = findInitializer(graph, t.name);
       if (tensor) setFloatValues(tensor, Float32Array.from(t.weights));
     }
+    await segmented?.advance(g);
     done += group.length;
-    context.log(`sparsegpt: ${done}/${targets.length} matrices (${sizes.size} Hessians on ${calibration.samples} windows)`);
+    context.log(`sparsegpt: ${done}/${targets.length} matrices (${sizes.size} Hessians on ${calibration.samples} windows${segmented ? ", layer by layer" : ""})`);
   }
   return masks;
 }
 
 export function parseSparseGptOptions(raw: Record<string, unknown>, where = "sparsegpt"): SparseGptMethodOptions {
-  const known = ["nm", "pattern", "blocksize", "block_size", "damp", "sequential"];
-  for (const key of Object.keys(raw)) if (!known.includes(key)) throw new PruneError(`${where}: unknown option ${JSON.stringify(key)} (known: nm, blocksize, damp, sequential)`);
+  const known = ["nm", "pattern", "blocksize", "block_size", "damp", "sequential", "whole_model"];
+  for (const key of Object.keys(raw)) if (!known.includes(key)) throw new PruneError(`${where}: unknown option ${JSON.stringify(key)} (known: nm, blocksize, damp, sequential, whole_model)`);
   const pattern = raw.nm ?? raw.pattern;
   const blockSize = Number(raw.blocksize ?? raw.block_size ?? SPARSEGPT_DEFAULTS.blockSize);
   if (!Number.isSafeInteger(blockSize) || blockSize < 1) throw new PruneError(`${where} option blocksize: ${String(raw.blocksize ?? raw.block_size)} is not a positive integer`);
   const damp = Number(raw.damp ?? SPARSEGPT_DEFAULTS.damp);
   if (!Number.isFinite(damp) || damp < 0) throw new PruneError(`${where} option damp: ${String(raw.damp)} is not a non-negative number`);
-  const seq = raw.sequential ?? true;
-  if (typeof seq !== "boolean" && seq !== "true" && seq !== "false") throw new PruneError(`${where} option sequential: ${JSON.stringify(seq)} is not true or false`);
-  return { blockSize, damp, sequential: seq === true || seq === "true", ...(pattern === undefined ? {} : { nm: parseNM(pattern, `${where} nm`) }) };
+  const flag = (key: string, fallback: boolean) => {
+    const value = raw[key] ?? fallback;
+    if (typeof value !== "boolean" && value !== "true" && value !== "false") throw new PruneError(`${where} option ${key}: ${JSON.stringify(value)} is not true or false`);
+    return value === true || value === "true";
+  };
+  const wholeModel = flag("whole_model", false);
+  return { blockSize, damp, sequential: flag("sequential", true), ...(wholeModel ? { wholeModel } : {}), ...(pattern === undefined ? {} : { nm: parseNM(pattern, `${where} nm`) }) };
 }
 
 export const sparsegpt: PruneMethod<SparseGptMethodOptions> = {
@@ -107,7 +124,7 @@ export const sparsegpt: PruneMethod<SparseGptMethodOptions> = {
   updatesWeights: true,
   parseOptions: (raw) => parseSparseGptOptions(raw),
   impliedSparsity: (o) => (o.nm ? (o.nm.m - o.nm.n) / o.nm.m : null),
-  describeOptions: (o) => ({ ...(o.nm ? { nm: `${o.nm.n}:${o.nm.m}` } : {}), blocksize: o.blockSize, damp: o.damp, sequential: o.sequential }),
+  describeOptions: (o) => ({ ...(o.nm ? { nm: `${o.nm.n}:${o.nm.m}` } : {}), blocksize: o.blockSize, damp: o.damp, sequential: o.sequential, ...(o.wholeModel ? { whole_model: true } : {}) }),
   async selectMasks(targets, { sparsity, options }, context) {
     const calibration = asCalibration(context.calibration, "sparsegpt");
     return sparseGptMasks(targets, () => sparsity, options, context, calibration);
