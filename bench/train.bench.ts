@@ -5,7 +5,8 @@ import { buildModel } from "../src/models/index.ts";
 import type { Family } from "../src/models/types.ts";
 import { finetune } from "../src/train/train.ts";
 import { Rng } from "../src/train/rng.ts";
-import { benchMain, peakRssBytes } from "./lib.ts";
+import { PRESETS } from "../src/models/build/config.ts";
+import { benchMain, loadAverage, peakRssBytes, runPythonJson, torchPython } from "./lib.ts";
 
 /**
  * Training throughput: a built gpt2 (124M parameters) at batch 4 x 128, and the tiny built
@@ -15,8 +16,13 @@ import { benchMain, peakRssBytes } from "./lib.ts";
  * Environment: TRAIN_BENCH_CASES (names, comma-separated), PRUNEBENCH_PROVIDER (cpu|cuda; the
  * cuda provider falls back to cpu with a warning where unavailable), PRUNEBENCH_TRAIN_STEPS
  * (each case's default otherwise).
+ *
+ * The gpt2 case is compared in the same run with bench/finetune_torch.py (torch modules of the
+ * same shapes, AdamW, clipping, 2 threads, on CPU): `ratio` is prunebench's steady tokens/s
+ * over torch's.
  */
 const self = fileURLToPath(import.meta.url);
+const TORCH_SCRIPT = fileURLToPath(new URL("./finetune_torch.py", import.meta.url));
 
 interface Case {
   name: string;
@@ -25,10 +31,12 @@ interface Case {
   batch: number;
   seqLen: number;
   steps: number;
+  /** Also run the torch reference on the same shapes. */
+  torch?: boolean;
 }
 
 const CASES: Case[] = [
-  { name: "gpt2", family: "decoder", preset: "gpt2", batch: 4, seqLen: 128, steps: 3 },
+  { name: "gpt2", family: "decoder", preset: "gpt2", batch: 4, seqLen: 128, steps: 4, torch: true },
   { name: "tiny-decoder", family: "decoder", preset: "tiny", batch: 8, seqLen: 128, steps: 10 },
   { name: "tiny-encoder", family: "encoder", preset: "tiny", batch: 8, seqLen: 128, steps: 10 },
   { name: "tiny-encoder-decoder", family: "encoder-decoder", preset: "tiny", batch: 8, seqLen: 128, steps: 10 },
@@ -81,10 +89,28 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
     stepSeconds: stepSeconds.map((s) => Number(s.toFixed(3))),
     // CPU seconds (all threads) per step: comparable when other work shares the machine.
     stepCpuSeconds: stepCpuSeconds.map((s) => Number(s.toFixed(3))),
-    loadAverage: os.loadavg()[0],
+    loadAverage: loadAverage(),
     cores: os.cpus().length,
     totalSeconds: Number(r.seconds.toFixed(2)),
+    // Wall seconds of the loop in the training graph, the optimizer graph and validation.
+    profile: Object.fromEntries(Object.entries(r.profile).map(([k, v]) => [k, Number(v.toFixed(2))])),
     peakRssBytes: peakRssBytes(),
+  };
+}
+
+/** The torch reference on the case's shapes, right after prunebench's run, and the ratio. */
+function againstTorch(c: Case, ours: Record<string, unknown>): Record<string, unknown> {
+  const python = torchPython();
+  if (!("python" in python)) return { torch: python.skipped };
+  const s = PRESETS[c.preset](c.family);
+  const loadBefore = loadAverage();
+  const ref = runPythonJson(python.python, TORCH_SCRIPT, { ...s, batch: c.batch, seqLen: c.seqLen, steps: ours.steps, threads: 2 });
+  const cpu = (x: unknown) => (x as number[]).slice(1).reduce((a, b) => a + b, 0) / Math.max(1, (x as number[]).length - 1);
+  return {
+    torch: { ...ref, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() },
+    ratio: Number(((ours.steadyTokensPerSecond as number) / (ref.tokensPerSecond as number)).toFixed(3)),
+    // CPU seconds per steady step, torch over prunebench: less sensitive to other jobs' load.
+    cpuRatio: Number((cpu(ref.stepCpuSeconds) / cpu(ours.stepCpuSeconds)).toFixed(3)),
   };
 }
 
@@ -100,7 +126,9 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     // The cuda provider's fallback to cpu is said on stderr ("warning: cuda provider ...").
     const warnings = child.stderr.split("\n").filter((l) => l.startsWith("warning: ")).map((l) => l.slice("warning: ".length));
-    out[c.name] = { ...JSON.parse(child.stdout.trim().split("\n").pop()!), warnings };
+    const ours = { ...(JSON.parse(child.stdout.trim().split("\n").pop()!) as Record<string, unknown>), warnings };
+    // The torch reference runs on CPU: a ratio against it means something for a CPU run only.
+    out[c.name] = c.torch && process.env.PRUNEBENCH_PROVIDER !== "cuda" ? { ...ours, ...againstTorch(c, ours) } : ours;
   }
   return { provider: process.env.PRUNEBENCH_PROVIDER === "cuda" ? "cuda" : "cpu", cases: out };
 }

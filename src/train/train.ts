@@ -92,6 +92,8 @@ export interface TrainResult {
   final: Validation;
   stoppedEarly: boolean;
   tokensPerSecond: number;
+  /** Where the loop's time went, in wall seconds (the rest of the loop is feeds, checkpoints, progress). */
+  profile: { trainGraphSeconds: number; optimizerSeconds: number; validationSeconds: number };
   seconds: number;
   trainable: string[];
   tied: TiedCopy[];
@@ -146,6 +148,15 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   const trainSession = await createSession(graph.train, o.session);
   const evalSession = await createSession(graph.evaluate, o.session);
   let optimizer: GraphAdamW | undefined;
+  const profile: TrainResult["profile"] = { trainGraphSeconds: 0, optimizerSeconds: 0, validationSeconds: 0 };
+  const clock = async <T>(part: keyof TrainResult["profile"], run: () => Promise<T>): Promise<T> => {
+    const at = process.hrtime.bigint();
+    try {
+      return await run();
+    } finally {
+      profile[part] += Number(process.hrtime.bigint() - at) / 1e9;
+    }
+  };
   try {
     const states = initialStates(view.model, graph, o.masks);
     optimizer = await GraphAdamW.create(states, { weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1, accumulate }, o.session);
@@ -198,19 +209,20 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
       let loss = 0;
       for (let micro = 0; micro < accumulate; micro++) {
         const examples = randomBatch(train, o.batch, batchOptions, rng);
-        const out = await trainSession.run(feedsFor(examples, 1 / (scored(examples) * accumulate)));
+        const feeds = feedsFor(examples, 1 / (scored(examples) * accumulate));
+        const out = await clock("trainGraphSeconds", () => trainSession.run(feeds));
         loss += out[graph.loss].data[0] as number;
         grads.push(graph.params.map((p) => out[p.grad]));
         trainedTokens += examples.length * o.seqLen;
       }
       const lr = learningRate(step, { lr: o.lr, steps: o.steps, warmup, schedule: o.schedule ?? "linear", minLr: o.minLr });
-      const gradNorm = await optimizer.step(grads, lr, step + 1);
+      const gradNorm = await clock("optimizerSeconds", () => optimizer!.step(grads, lr, step + 1));
       history.push({ step: step + 1, loss, lr, gradNorm });
       const seconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
       o.onProgress?.({ kind: "step", step: step + 1, steps: o.steps, loss, lr, gradNorm, tokensPerSecond: trainedTokens / seconds });
       const last = step + 1 === end;
       if ((step + 1) % evalEvery === 0 || last) {
-        const v = await validate(step + 1);
+        const v = await clock("validationSeconds", () => validate(step + 1));
         validation.push(v);
         o.onProgress?.({ kind: "validation", step: v.step, loss: v.loss, perplexity: v.perplexity });
         if (keeper ? keeper.offer(v, states) : v.loss < best.loss) {
@@ -244,6 +256,7 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
       final,
       stoppedEarly,
       tokensPerSecond: loopSeconds > 0 ? trainedTokens / loopSeconds : 0,
+      profile,
       seconds,
       trainable: graph.params.map((p) => p.name),
       tied: graph.tied,
