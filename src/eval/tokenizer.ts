@@ -75,7 +75,7 @@ function parseJson(file: string): Json {
     if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a JSON object");
     return value as Json;
   } catch (error) {
-    throw new TokenizerError(file, "content", `is not valid JSON: ${(error as Error).message}`);
+    throw new TokenizerError(file, "content", `is not valid JSON: ${(error as Error).message.replace(/[^\x20-\x7e]+/g, " ")}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { LoadedConfig } from "../config/load.ts";
 import { ConfigError } from "../config/load.ts";
@@ -23,6 +23,7 @@ export async function resolveModelFiles(loaded: LoadedConfig, cacheDir: string):
   }
   const file = path.resolve(loaded.dir, model.path!);
   if (!existsSync(file)) throw new ConfigError(loaded.file, [`model.path: ${model.path} not found (resolved to ${file})`]);
+  if (statSync(file).isDirectory()) throw new ConfigError(loaded.file, [`model.path: ${model.path} is a folder; give the .onnx file in it`]);
   if (!model.tokenizer) throw new ConfigError(loaded.file, ["model.tokenizer: required for a local model (tokenizer.json, vocab.json or vocab.txt)"]);
   const tokenizer = path.resolve(loaded.dir, model.tokenizer);
   if (!existsSync(tokenizer)) throw new ConfigError(loaded.file, [`model.tokenizer: ${model.tokenizer} not found (resolved to ${tokenizer})`]);
