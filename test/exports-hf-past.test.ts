@@ -10,10 +10,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { parseConfig } from "../src/config/load.ts";
 import { evaluatePerplexity } from "../src/eval/evaluate.ts";
 import { buildModel } from "../src/models/index.ts";
 import { graphOf, readModel } from "../src/onnx/model.ts";
 import { writeModel } from "../src/onnx/write.ts";
+import { planRuns } from "../src/pipeline/plan.ts";
 import { pruneFile } from "../src/prune/index.ts";
 import { pruneStructuredFile } from "../src/prune/structured/index.ts";
 import { loadMasks } from "../src/train/masks.ts";
@@ -111,4 +113,14 @@ test("built HF decoder with past_key_values: every method gives the plain export
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a config gives structured pruning its head count: { structured: { heads_count } }, checked before any work", () => {
+  const config = (methods: string) => parseConfig(`name: t\nmodel: { path: m.onnx, family: decoder }\nprune: { methods: ${methods}, sparsity: [0.25] }\n`, "t.yml").config;
+  const [run] = planRuns(config("[{ structured: { heads_count: 4 } }]"));
+  assert.equal(run.method, "structured");
+  assert.deepEqual(run.options, { heads_count: 4 });
+  assert.deepEqual(planRuns(config("[structured]"))[0].options, {});
+  assert.throws(() => planRuns(config("[{ structured: { heads_count: 0 } }]")), /prune\.methods\[0\]\.structured\.heads_count: 0 is not a positive integer/);
+  assert.throws(() => planRuns(config("[{ structured: { heads: 4 } }]")), /unknown option "heads"/);
 });
