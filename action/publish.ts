@@ -8,7 +8,7 @@ import type { GitHub } from "../src/github/octokit.ts";
 import { mergeShards, readManifests, readResultFiles, shardFileName } from "../src/github/results-files.ts";
 import { findMergeBase, loadBaseline } from "../src/github/baseline.ts";
 import { openStore, type ResultsStore } from "../src/github/store/index.ts";
-import { renderPrReport, renderShortReport, writePrReportFiles, type PrReport } from "../src/github/report.ts";
+import { renderPrReportWithShortUrls, renderShortReport, writePrReportFiles, type PrReport } from "../src/github/report.ts";
 import { writeJobSummary } from "../src/github/summary.ts";
 import { commentMarker, isBodyTooLong, upsertComment } from "../src/github/comment.ts";
 import { createCheckRun } from "../src/github/check-run.ts";
@@ -24,6 +24,8 @@ export interface PublishOptions {
   log: Logger;
   /** Only for baseline: merge-base-or-run. */
   runConfigs?: () => Promise<RunConfigs>;
+  /** quickchart for short chart URLs (PRUNEBENCH_QUICKCHART_URL): its address, or "off" for long URLs only. */
+  quickchartUrl?: string;
 }
 
 export interface PublishOutcome {
@@ -99,7 +101,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
   }
 
   const runUrl = `${context.serverUrl}/${context.owner}/${context.repo}/actions/runs/${context.runId}`;
-  const report = renderPrReport({
+  const report = await renderPrReportWithShortUrls({
     results,
     base,
     baseNote,
@@ -107,7 +109,8 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
     id: inputs.commentKey,
     charts: inputs.charts,
     artifactUrl: runUrl,
-  });
+  }, { baseUrl: options.quickchartUrl, timeoutMs: 10_000, enabled: options.quickchartUrl !== "off" });
+  if (report.note) log.info(report.note);
   const reportDir = path.join(resultsRoot, "report");
   let reportPath = path.join(reportDir, "report.md");
   try {

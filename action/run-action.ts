@@ -43,7 +43,7 @@ export async function runAction(deps: ActionDeps): Promise<number> {
       core.setOutput("results-path", path.resolve(context.workspace, inputs.resultsDir));
       return 0;
     }
-    const outcome = await publish({ inputs, context, octokit, log, runConfigs: pipeline });
+    const outcome = await publish({ inputs, context, octokit, log, runConfigs: pipeline, quickchartUrl: deps.env.PRUNEBENCH_QUICKCHART_URL });
     if (outcome.failures.length) {
       log.error(`prunebench: results and report are written, but ${outcome.failures.length} step(s) failed: ${outcome.failures.join("; ")}`);
       return 1;

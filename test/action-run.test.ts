@@ -52,6 +52,8 @@ function setup(inputs: Record<string, string>, eventName = "pull_request") {
     RUNNER_TEMP: path.join(tmp, `temp${n}`),
     PRUNEBENCH_API_RETRY_BASE_MS: "5",
     PRUNEBENCH_API_WRITE_GAP_MS: "0",
+    // Nothing leaves the machine in tests: long chart URLs only.
+    PRUNEBENCH_QUICKCHART_URL: "off",
   };
   for (const [k, v] of Object.entries({ "github-token": "test-token", "results-dir": "out", ...inputs })) env[`INPUT_${k.toUpperCase()}`] = v;
   const calls: RunConfigsOptions[] = [];

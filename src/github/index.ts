@@ -11,5 +11,5 @@ export { writeJobSummary } from "./summary.ts";
 export { findMergeBase, loadBaseline, type Baseline } from "./baseline.ts";
 export { readResultFiles, mergeShards, readManifests, shardFileName, MANIFEST_NAME, type Manifest } from "./results-files.ts";
 export { parseResult, ResultFileError } from "../results/read.ts";
-export { renderPrReport, writePrReportFiles, type PrReport, type Verdict, type Thresholds } from "./report.ts";
+export { renderPrReport, renderPrReportWithShortUrls, writePrReportFiles, type PrReport, type Verdict, type Thresholds } from "./report.ts";
 export { BranchStore, DirStore, openStore, parseStoreSpec, type ResultsStore, type StoreKey, type StoredFile, type StoreSpec } from "./store/index.ts";

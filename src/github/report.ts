@@ -1,5 +1,5 @@
 import type { Result } from "../results/schema.ts";
-import { escapeText, renderReport, writeReportFiles, type RenderedReport, type VerdictState } from "../report/index.ts";
+import { escapeText, renderReport, shortChartUrls, writeReportFiles, type RenderedReport, type ShortUrlOptions, type VerdictState } from "../report/index.ts";
 
 /**
  * The Action's use of the report stage (src/report): one report for the comment, the job
@@ -30,6 +30,8 @@ export interface PrReportInput {
   id: string;
   /** Charts in the comment: quickchart.io image URLs, Mermaid, or none (tables only). */
   charts?: "quickchart" | "mermaid" | "none";
+  /** Short quickchart URLs by chart id (renderPrReportWithShortUrls); the rest get the long form. */
+  chartUrls?: ReadonlyMap<string, string>;
 }
 
 export interface PrReport {
@@ -47,6 +49,7 @@ export function renderPrReport(input: PrReportInput): PrReport {
     options: {
       id: input.id,
       charts: input.charts,
+      chartUrls: input.chartUrls,
       artifactUrl: input.artifactUrl,
       thresholds: { perplexity: { relative: input.thresholds?.perplexity }, latency: { relative: input.thresholds?.latency }, reach: { absolute: input.thresholds?.reach } },
     },
@@ -61,6 +64,20 @@ export function renderPrReport(input: PrReportInput): PrReport {
     markdown = lines.join("\n");
   }
   return { markdown, verdict: stage.verdict.state, title: plainTitle(stage.verdict.summary), stage };
+}
+
+/**
+ * The report with quickchart's short URLs where the runner reaches quickchart (GitHub drops or
+ * fails images with very long URLs, and long ones fill the comment); without network, or
+ * where quickchart refuses, the long URLs stay and `note` says why.
+ */
+export async function renderPrReportWithShortUrls(input: PrReportInput, options: ShortUrlOptions & { enabled?: boolean } = {}): Promise<PrReport & { note?: string }> {
+  const first = renderPrReport(input);
+  if (options.enabled === false || (input.charts ?? "quickchart") !== "quickchart" || !first.stage.charts.length) return first;
+  const short = await shortChartUrls(first.stage.charts, options);
+  const note = short.failed ? `${short.failed} of ${first.stage.charts.length} charts keep their long quickchart URL (${short.error ?? "no short URL"})` : undefined;
+  if (!short.urls.size) return { ...first, ...(note ? { note } : {}) };
+  return { ...renderPrReport({ ...input, chartUrls: short.urls }), ...(note ? { note } : {}) };
 }
 
 /**

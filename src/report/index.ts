@@ -11,7 +11,7 @@ export { mergeByModel } from "./merge.ts";
 export { readResultFile, parseResult, ResultFileError } from "../results/read.ts";
 export { DEFAULT_THRESHOLDS, GITHUB_COMMENT_LIMIT, resolveOptions, resolveThresholds } from "./options.ts";
 export { escapeText, escapeHtml } from "./escape.ts";
-export { quickchartUrl, chartJsConfig } from "./charts/quickchart.ts";
+export { quickchartUrl, chartJsConfig, shortChartUrls, type ShortUrls, type ShortUrlOptions } from "./charts/quickchart.ts";
 export { renderSvg, svgToPng, vegaLiteSpec } from "./charts/vega.ts";
 export { compareLatency, type LatencyVerdict } from "./stats/latency.ts";
 export { comparePerplexity, type PerplexityVerdict } from "./stats/perplexity.ts";

@@ -31,6 +31,7 @@ export function resolveOptions(options: ReportInput["options"] = {}): ReportOpti
     artifactUrl: options.artifactUrl,
     title: options.title ?? "prunebench report",
     assetsPath: options.assetsPath ?? "charts",
+    ...(options.chartUrls ? { chartUrls: options.chartUrls } : {}),
     thresholds: resolveThresholds(options.thresholds),
   };
 }

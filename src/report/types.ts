@@ -135,6 +135,8 @@ export interface ReportOptions {
   title: string;
   /** Relative folder of chart files for charts: "local". */
   assetsPath: string;
+  /** charts: "quickchart": short URLs by chart id (shortChartUrls); the rest get the long form. */
+  chartUrls?: ReadonlyMap<string, string>;
 }
 
 export interface ReportInput {

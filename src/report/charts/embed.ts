@@ -6,13 +6,13 @@ import { chartTable } from "./table.ts";
 import { details } from "../markdown.ts";
 
 /** A chart as Markdown in the report's chart mode; null when the mode leaves it out. */
-export function embedChart(spec: ChartSpec, options: Pick<ReportOptions, "charts" | "assetsPath">): string | null {
+export function embedChart(spec: ChartSpec, options: Pick<ReportOptions, "charts" | "assetsPath" | "chartUrls">): string | null {
   const alt = escapeText(spec.title);
   const caption = spec.caption ? `\n\n${escapeText(spec.caption, { max: 400 })}` : "";
   switch (options.charts) {
     case "quickchart":
       // Built from our own numbers and sanitized labels, URL-encoded: nothing can close the link.
-      return `![${alt}](${quickchartUrl(spec)})${caption}`;
+      return `![${alt}](${options.chartUrls?.get(spec.id) ?? quickchartUrl(spec)})${caption}`;
     case "local":
       return `![${alt}](${options.assetsPath}/${spec.id}.svg)${caption}`;
     case "mermaid": {

@@ -60,3 +60,60 @@ export function quickchartUrl(spec: ChartSpec): string {
     .setBackgroundColor("#ffffff")
     .getUrl();
 }
+
+export interface ShortUrlOptions {
+  /** quickchart's address (a self-hosted one, or a test server); https://quickchart.io by default. */
+  baseUrl?: string;
+  /** Per request; a runner without network gives up on the first. */
+  timeoutMs?: number;
+  concurrency?: number;
+}
+
+export interface ShortUrls {
+  /** Chart id to short URL, for the charts that got one. */
+  urls: Map<string, string>;
+  /** Charts left with their long URL, and why the first of them failed. */
+  failed: number;
+  error?: string;
+}
+
+function chartFor(spec: ChartSpec, baseUrl: string | undefined) {
+  const chart = new QuickChart().setConfig(chartJsConfig(spec) as never).setWidth(spec.width).setHeight(spec.height).setVersion(QUICKCHART_VERSION).setBackgroundColor("#ffffff");
+  // getShortUrl insists on the quickchart.io host but posts to getBaseUrl(): point that elsewhere.
+  // (getBaseUrl is private in the typings, public at run time.)
+  if (baseUrl) (chart as unknown as { getBaseUrl: () => string }).getBaseUrl = () => baseUrl.replace(/\/+$/, "");
+  return chart;
+}
+
+/**
+ * Short URLs from quickchart's /chart/create (getShortUrl in quickchart-js): a few dozen
+ * characters instead of 1 to 4 KB, which keeps the comment far from GitHub's limit and its
+ * image proxy from failing on long URLs. Charts that fail keep their long URL; after the first
+ * failure (no network on the runner) no more requests are made.
+ */
+export async function shortChartUrls(specs: ChartSpec[], options: ShortUrlOptions = {}): Promise<ShortUrls> {
+  const urls = new Map<string, string>();
+  let error: string | undefined;
+  const queue = [...specs];
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const worker = async () => {
+    for (let spec = queue.shift(); spec && !error; spec = queue.shift()) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        });
+        const url = await Promise.race([chartFor(spec, options.baseUrl).getShortUrl(), timeout]);
+        // Only an http(s) URL goes into the Markdown, whatever the server answered.
+        if (!/^https?:\/\/[^\s()<>]+$/.test(url)) throw new Error(`unexpected short URL ${JSON.stringify(String(url).slice(0, 80))}`);
+        urls.set(spec.id, url);
+      } catch (e) {
+        error ??= e instanceof Error ? e.message : String(e);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  return { urls, failed: specs.length - urls.size, ...(error ? { error } : {}) };
+}
