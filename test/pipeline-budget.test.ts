@@ -77,7 +77,7 @@ test("budget search on the demo decoder: each method's found sparsity is within 
 test("the report leads with the reach; a changed model that computes the same function but prunes worse is a reach regression", async (t) => {
   if (!demoBudget) return t.skip("needs the first test's result");
   const base = demoBudget;
-  const alone = renderReport({ results: [base], options: { charts: "none" } });
+  const alone = renderReport({ results: [base], options: { charts: "local" } });
   const lead = alone.markdown.indexOf("### How far it prunes");
   assert.ok(lead > 0 && lead < alone.markdown.indexOf("### Against base"), "the budget section comes first after the verdict");
   const reach = (label: string) => `${Math.round(base.budget!.searches.find((s) => s.label === label)!.within.sparsity * 100)}%`;

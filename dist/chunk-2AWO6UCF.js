@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{RunInterrupted,createStopSignal,resultFile,runConfigs}from"./chunk-BDLFTW5C.js";import"./chunk-7EQNYWRT.js";import"./chunk-PC3XMYV5.js";import"./chunk-FZP3URMF.js";import"./chunk-VTKLSYZG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
