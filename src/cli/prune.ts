@@ -1,11 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { defaultCacheDir } from "../eval/token-cache.ts";
+import { datasetTokens, defaultCacheDir } from "../eval/token-cache.ts";
 import { mapModel } from "../models/index.ts";
 import { readModel } from "../onnx/model.ts";
 import type { CalibrationData } from "../prune/calibrated/calibration.ts";
-import { datasetTokens } from "./dataset.ts";
 import { UsageError } from "./errors.ts";
 import { PRUNE_RESULT_VERSION, listMethods, pruneFile, type PruneReport, type PruneResult } from "../prune/index.ts";
 import { pruneStructuredFile, type StructuredResult } from "../prune/structured/index.ts";
@@ -107,7 +106,7 @@ export async function calibrationFor(model: string, options: PruneCommandOptions
   };
   const samples = count("calibration-samples", options.calibrationSamples, 128);
   const seqLen = count("calibration-seq-len", options.calibrationSeqLen, 512);
-  const { tokens } = await datasetTokens(options.calibration, options.tokenizer, options.cache ?? defaultCacheDir());
+  const { tokens } = await datasetTokens(options.calibration, { tokenizer: options.tokenizer, cacheDir: options.cache ?? defaultCacheDir() });
   // One cache for all the sparsities of this command: the dense model is calibrated once.
   return { tokens, samples, seqLen, seed: Number(options.seed ?? 0), family: mapModel(readModel(model)).family, statsCache: new Map() };
 }

@@ -6,8 +6,9 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { readDataset } from "../data/resolve.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
-import type { LoadedTokenizer } from "./tokenizer.ts";
+import { loadTokenizer, type LoadedTokenizer } from "./tokenizer.ts";
 
 export function defaultCacheDir(): string {
   return process.env.PRUNEBENCH_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "prunebench");
@@ -44,4 +45,25 @@ export function tokenizeCached(tokenizer: LoadedTokenizer, text: string, options
     }
   }
   return ids;
+}
+
+/** `--tokenizer bytes`: UTF-8 bytes as ids, the vocabulary of prunebench's byte-level demo models. */
+export const BYTE_TOKENIZER = "bytes";
+
+export interface DatasetTokens {
+  tokens: ArrayLike<number>;
+  /** How results name the data: "bundled/train", or a file's path (relative to `configDir` when given). */
+  label: string;
+}
+
+/**
+ * Token ids of a dataset reference, for training and calibration: anything readDataset takes
+ * (a file is named relative to `configDir`, as a config names it, else to the working folder),
+ * tokenized by `tokenizer` (a tokenizer file or folder, or "bytes") and cached by tokenizer and text.
+ */
+export async function datasetTokens(ref: string, options: { tokenizer: string; cacheDir: string; configDir?: string }): Promise<DatasetTokens> {
+  const read = await readDataset(ref, { configDir: options.configDir, cacheDir: options.cacheDir });
+  const label = options.configDir && path.isAbsolute(read.label) ? path.relative(options.configDir, read.label) : read.label;
+  if (options.tokenizer === BYTE_TOKENIZER) return { tokens: Uint8Array.from(Buffer.from(read.text, "utf8")), label };
+  return { tokens: tokenizeCached(loadTokenizer(options.tokenizer), read.text, { cacheDir: options.cacheDir }), label };
 }

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { readDataset } from "../data/resolve.ts";
 import { sha256Hex } from "../data/corpus.ts";
-import { tokenizeCached } from "../eval/token-cache.ts";
+import { datasetTokens as tokensOf, tokenizeCached } from "../eval/token-cache.ts";
 import { loadTokenizer } from "../eval/tokenizer.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
 import type { RunContext } from "./context.ts";
@@ -38,10 +38,9 @@ export async function datasetText(ctx: RunContext, ref: string, maxTokens?: numb
   return { file, label: name, text };
 }
 
-/** Token ids of a dataset for training and calibration, cached by tokenizer and text. */
-export async function datasetTokens(ctx: RunContext, ref: string): Promise<Int32Array> {
-  const { text } = await readRef(ctx, ref);
-  return tokenizeCached(loadTokenizer(ctx.tokenizerFile), text, { cacheDir: ctx.cacheDir });
+/** Token ids of a config's dataset reference, with the run's tokenizer and cache (src/eval/token-cache.ts). */
+export async function datasetTokens(ctx: RunContext, ref: string): Promise<ArrayLike<number>> {
+  return (await tokensOf(ref, { tokenizer: ctx.tokenizerFile, cacheDir: ctx.cacheDir, configDir: ctx.loaded.dir })).tokens;
 }
 
 /** How results name a dataset reference ("bundled/train", "wikitext-2-raw/test"). */

@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import os from"node:os";import path from"node:path";function defaultCacheDir(env=process.env){if(env.PRUNEBENCH_CACHE)return path.resolve(env.PRUNEBENCH_CACHE);let base=env.XDG_CACHE_HOME?path.resolve(env.XDG_CACHE_HOME):path.join(os.homedir(),".cache");return path.join(base,"prunebench")}export{defaultCacheDir};
