@@ -1,19 +1,12 @@
 /**
  * The Action's run mode calls the same function as `prunebench run` (src/pipeline, issue 10).
  * It is loaded when needed, so the report mode works in a checkout without the heavy stages,
- * and tests pass a function of their own.
+ * and tests pass a function of their own. Its options are the pipeline's own type: a type-only
+ * import, which the bundle leaves out.
  */
-export interface RunConfigsOptions {
-  configs: string[];
-  outDir: string;
-  /** Stamped into each result: the commit measured and the matrix shard. */
-  commit?: string | null;
-  shard?: string;
-  /** The Action renders its own report from every shard, with the stored baseline. */
-  report?: boolean;
-  /** Providers to keep to (CPU after a CUDA install fell back); overrides the configs'. */
-  providers?: Array<"cpu" | "cuda">;
-}
+import type { RunConfigsOptions } from "../src/pipeline/index.ts";
+
+export type { RunConfigsOptions };
 
 export type RunConfigs = (options: RunConfigsOptions) => Promise<unknown>;
 
