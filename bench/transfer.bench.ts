@@ -7,7 +7,7 @@ import { runnerFingerprint } from "../src/eval/runner.ts";
 import { newParamState } from "../src/train/optimizer.ts";
 import { GraphAdamW } from "../src/train/optimizer-graph.ts";
 import { createSession, ort } from "../src/train/session.ts";
-import { makeAttribute, valueInfoFor } from "../src/onnx/graph.ts";
+import { makeAttribute, valueInfoFor } from "../src/onnx/emit.ts";
 import { benchMain, peakRssBytes } from "./lib.ts";
 
 /**

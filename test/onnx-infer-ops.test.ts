@@ -47,7 +47,7 @@ function opsModel(): OnnxModel {
   const [flat] = op("Reshape", ["x", ints(graph, "flat", [0, -1])]);
   op("Trilu", [flat]);
   const constant = addNode(graph, { opType: "Constant", inputs: [] });
-  constant.attribute = [makeAttribute("value_float", 0, { float: true })];
+  constant.attribute = [makeAttribute("value_float", { float: 0 })];
   const [zero] = constant.output;
   op("Where", [same, "x", zero]);
   const [xt] = op("Transpose", ["x"], { perm: [0, 2, 1] });

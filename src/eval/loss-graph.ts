@@ -26,7 +26,7 @@ import {
 import type { Family } from "../models/types.ts";
 import { DataType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
-import { defaultOpset } from "../onnx/graph.ts";
+import { defaultOpset } from "../onnx/emit.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 
 export const IGNORE_INDEX: number = -100;

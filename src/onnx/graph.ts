@@ -1,28 +1,8 @@
-import { create } from "@bufbuild/protobuf";
-import { clone } from "@bufbuild/protobuf";
-import {
-  AttributeProto_AttributeType as AttributeType,
-  AttributeProtoSchema,
-  ModelProtoSchema,
-  NodeProtoSchema,
-  StringStringEntryProtoSchema,
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
-  type ModelProto,
-  type AttributeProto,
-  type GraphProto,
-  type NodeProto,
-  type TensorProto,
-  type ValueInfoProto,
-} from "onnx-buf";
+import { clone, create } from "@bufbuild/protobuf";
+import { ModelProtoSchema, StringStringEntryProtoSchema, type AttributeProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from "onnx-buf";
+import { namesOf } from "./emit.ts";
 import { OnnxFormatError } from "./errors.ts";
-import type { ValueType } from "./infer.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
-
-export { AttributeType };
 
 /** value name -> the node that produces it. Graph inputs and initializers have no producer. */
 export function producers(graph: GraphProto): Map<string, NodeProto> {
@@ -163,126 +143,7 @@ export function sortGraph(graph: GraphProto, file?: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Names
-
-/**
- * Hands out names no node, value or initializer of the graph uses yet (subgraphs included),
- * so nodes added by different stages never collide. Every name it has seen or handed out
- * stays taken, even when the node that used it is removed later.
- */
-export class NameAllocator {
-  private readonly used = new Set<string>();
-  /** Nodes, tensors and value infos whose names are in `used`: sync() only reads new ones. */
-  private readonly seen = new WeakSet<object>();
-  constructor(graph: GraphProto) {
-    this.sync(graph);
-  }
-  /**
-   * Takes in the names of every node, value info and initializer added to the graph since the
-   * last call, however it was added (a cheap pass over the lists when nothing changed). A node
-   * edited in place to write a new output is not seen: give such edits their names here first.
-   */
-  sync(graph: GraphProto): void {
-    for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.see(v, [v.name]);
-    for (const t of graph.initializer) this.see(t, [t.name]);
-    for (const node of graph.node) {
-      if (this.seen.has(node)) continue;
-      this.see(node, [node.name, ...node.input, ...node.output]);
-      for (const a of node.attribute) for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) this.sync(g);
-    }
-  }
-  private see(item: object, names: readonly string[]): void {
-    if (this.seen.has(item)) return;
-    this.seen.add(item);
-    for (const n of names) this.used.add(n);
-  }
-  /** `base` itself when free, else `base_1`, `base_2`, ... */
-  fresh(base: string): string {
-    let name = base;
-    for (let i = 1; this.used.has(name) || name === ""; i++) name = `${base}_${i}`;
-    this.used.add(name);
-    return name;
-  }
-  reserve(name: string): void {
-    this.used.add(name);
-  }
-}
-
-const allocators = new WeakMap<GraphProto, NameAllocator>();
-
-/**
- * One allocator per graph, so successive addNode calls see each other's names, brought up to
- * date with whatever was added to the graph by other means since the last call.
- */
-export function namesOf(graph: GraphProto): NameAllocator {
-  let names = allocators.get(graph);
-  if (!names) allocators.set(graph, (names = new NameAllocator(graph)));
-  else names.sync(graph);
-  return names;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Value infos and opsets
-
-/**
- * The ValueInfoProto onnxruntime and onnx expect for a tensor of this type: numbers are fixed
- * sizes, strings symbolic ones (dim_param); no `shape` leaves the rank unknown.
- */
-export function valueInfoFor(name: string, type: ValueType): ValueInfoProto {
-  const tensorType = create(TypeProto_TensorSchema, {
-    elemType: type.dtype,
-    shape: type.shape
-      ? create(TensorShapeProtoSchema, {
-          dim: type.shape.map((d) =>
-            create(TensorShapeProto_DimensionSchema, {
-              value: typeof d === "number" ? { case: "dimValue", value: BigInt(d) } : { case: "dimParam", value: d },
-            }),
-          ),
-        })
-      : undefined,
-  });
-  return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: "tensorType", value: tensorType } }) });
-}
-
-/** The version of the default (ai.onnx) domain the model imports, or 0 when it imports none. */
-export function defaultOpset(proto: ModelProto): number {
-  const entry = proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
-  return entry ? Number(entry.version) : 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Attributes
-
-/** `{ float: x }` makes a FLOAT attribute of a whole number (1.0), as the builders write epsilons and scales. */
-export type AttributeValue = number | bigint | string | number[] | bigint[] | string[] | { float: number } | TensorProto | GraphProto;
-
-export interface AttributeSpec {
-  /** Force a float attribute for a whole-number value (numbers default to INT when integral). */
-  float?: boolean;
-}
-
-/** Builds an attribute; integral numbers become INT(S) unless `float` is set, as onnx.helper does for Python ints. */
-export function makeAttribute(name: string, value: AttributeValue, spec: AttributeSpec = {}): AttributeProto {
-  if (typeof value === "bigint") return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: value });
-  if (typeof value === "number") {
-    if (Number.isInteger(value) && !spec.float) return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(value) });
-    return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: value });
-  }
-  if (typeof value === "string") return create(AttributeProtoSchema, { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
-  if (Array.isArray(value)) {
-    if (value.length > 0 && typeof value[0] === "string") {
-      return create(AttributeProtoSchema, { name, type: AttributeType.STRINGS, strings: (value as string[]).map((s) => new TextEncoder().encode(s)) });
-    }
-    const numbers = value as (number | bigint)[];
-    if (!spec.float && numbers.every((v) => typeof v === "bigint" || Number.isInteger(v))) {
-      return create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: numbers.map((v) => BigInt(v)) });
-    }
-    return create(AttributeProtoSchema, { name, type: AttributeType.FLOATS, floats: numbers.map(Number) });
-  }
-  if ("float" in value) return create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: value.float });
-  if (value.$typeName === "onnx.TensorProto") return create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: value });
-  return create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g: value });
-}
+// Attributes (read; src/onnx/emit.ts makes them)
 
 export function getAttribute(node: NodeProto, name: string): AttributeProto | undefined {
   return node.attribute.find((a) => a.name === name);
@@ -312,39 +173,6 @@ export function attributeString(node: NodeProto, name: string): string | undefin
 
 // ---------------------------------------------------------------------------------------------
 // Editing
-
-export interface NewNode {
-  opType: string;
-  inputs: string[];
-  /** Output names; when left out, `count` fresh names derived from the node's name. */
-  outputs?: string[];
-  count?: number;
-  /** Base for the node's unique name; defaults to the op type. */
-  name?: string;
-  domain?: string;
-  attributes?: Record<string, AttributeValue>;
-  /** Insert at this position of graph.node; appended when left out. */
-  index?: number;
-}
-
-/** Adds a node with a name (and, unless given, output names) no other element of the graph uses. */
-export function addNode(graph: GraphProto, spec: NewNode): NodeProto {
-  const names = namesOf(graph);
-  const name = names.fresh(spec.name ?? spec.opType);
-  const outputs = spec.outputs ?? Array.from({ length: spec.count ?? 1 }, (_, i) => names.fresh(`${name}_output_${i}`));
-  for (const o of outputs) names.reserve(o);
-  const node = create(NodeProtoSchema, {
-    name,
-    opType: spec.opType,
-    domain: spec.domain ?? "",
-    input: spec.inputs,
-    output: outputs,
-    attribute: Object.entries(spec.attributes ?? {}).map(([k, v]) => makeAttribute(k, v)),
-  });
-  if (spec.index === undefined) graph.node.push(node);
-  else graph.node.splice(spec.index, 0, node);
-  return node;
-}
 
 export function initializerMap(graph: GraphProto): Map<string, TensorProto> {
   return new Map(graph.initializer.map((t) => [t.name, t]));
@@ -394,7 +222,7 @@ export function replaceUses(graph: GraphProto, from: string, to: string): void {
 
 /**
  * Exposes intermediate values as graph outputs ("taps") so one onnxruntime run returns them.
- * `types` supplies each value's ValueInfoProto (from infer.ts's `valueInfoFor`); values that
+ * `types` supplies each value's ValueInfoProto (`valueInfoFor` of emit.ts, or infer.ts's `tapInfos`); values that
  * are already outputs are left alone. Returns the names actually added.
  */
 export function addGraphOutputs(graph: GraphProto, infos: readonly ValueInfoProto[], file = "<graph>"): string[] {

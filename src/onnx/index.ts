@@ -6,3 +6,4 @@ export * from "./write.ts";
 export * from "./graph.ts";
 export * from "./dims.ts";
 export * from "./infer.ts";
+export * from "./emit.ts";

@@ -8,7 +8,8 @@ import {
 import { DataType, dataTypeName } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
-import { addGraphOutputs, cloneModel, describe, topologicalOrder, valueInfoFor } from "./graph.ts";
+import { addGraphOutputs, cloneModel, describe, topologicalOrder } from "./graph.ts";
+import { valueInfoFor } from "./emit.ts";
 import { readFloat32, readIntegers, tensorShape } from "./tensor.ts";
 import { evaluateDim, type Dim } from "./dims.ts";
 import { OPS, UnknownInput, type InferContext, type Known } from "./infer-ops.ts";

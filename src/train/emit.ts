@@ -11,7 +11,7 @@ import {
   type TensorProto,
 } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
-import { makeAttribute, type AttributeValue } from "../onnx/graph.ts";
+import { makeAttribute, type AttributeValue } from "../onnx/emit.ts";
 
 /** Attribute values of emitted nodes (src/onnx/graph.ts's, one way to build attributes). */
 export type Attr = AttributeValue;

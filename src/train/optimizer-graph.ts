@@ -18,7 +18,7 @@ import { DataType } from "../onnx/dtype.ts";
 import { Emitter } from "./emit.ts";
 import type { AdamWOptions, ParamState } from "./optimizer.ts";
 import { createSession, ort, type SessionOptions } from "./session.ts";
-import { valueInfoFor } from "../onnx/graph.ts";
+import { valueInfoFor } from "../onnx/emit.ts";
 
 export interface OptimizedParam {
   name: string;

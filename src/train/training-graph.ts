@@ -17,7 +17,7 @@ import { addLossGraph } from "../eval/loss-graph.ts";
 import type { Family } from "../models/types.ts";
 import { DataType, dataTypeName, isFloatType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
-import { defaultOpset, makeAttribute, valueInfoFor } from "../onnx/graph.ts";
+import { defaultOpset, makeAttribute, valueInfoFor } from "../onnx/emit.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { materialize, readFloat32, readIntegers } from "../onnx/tensor.ts";
 import { Emitter } from "./emit.ts";

@@ -11,7 +11,7 @@ import {
   type ValueInfoProto,
 } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
-import { makeAttribute, valueInfoFor, type AttributeValue } from "../../onnx/graph.ts";
+import { makeAttribute, valueInfoFor, type AttributeValue } from "../../onnx/emit.ts";
 
 /** How a built weight's values are made. */
 export type WeightInit =

@@ -10,7 +10,8 @@ import { TensorProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_Ten
 import type * as ort from "onnxruntime-node";
 import type { Family } from "../../models/types.ts";
 import { DataType } from "../../onnx/dtype.ts";
-import { addGraphOutputs, addInitializer, addNode, cloneModel, consumers } from "../../onnx/graph.ts";
+import { addGraphOutputs, addInitializer, cloneModel, consumers } from "../../onnx/graph.ts";
+import { addNode } from "../../onnx/emit.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { createSession } from "../../eval/session.ts";
 import { feedBuilder, type FeedBuilder } from "../../eval/feeds.ts";

@@ -8,8 +8,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type ModelProto } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { DataType } from "../../onnx/dtype.ts";
-import { addNode, makeAttribute } from "../../onnx/graph.ts";
-import { valueInfoFor } from "../../onnx/graph.ts";
+import { addNode, valueInfoFor } from "../../onnx/emit.ts";
 
 /** Y = alpha * op(A) @ op(B) (+ C when `accumulate`), op transposing where asked. */
 export interface GemmSpec {
@@ -33,9 +32,9 @@ export function gemmModel(spec: GemmSpec): ModelProto {
     ],
     output: [floatInput("y", ["m", "n"])],
   });
-  const node = addNode(graph, { opType: "Gemm", inputs: spec.accumulate ? ["a", "b", "c"] : ["a", "b"], outputs: ["y"], attributes: { transA: spec.transA ? 1 : 0, transB: spec.transB ? 1 : 0 } });
   // alpha and beta are FLOAT attributes even when whole numbers.
-  node.attribute.push(makeAttribute("alpha", spec.alpha, { float: true }), makeAttribute("beta", 1, { float: true }));
+  const attributes = { transA: spec.transA ? 1 : 0, transB: spec.transB ? 1 : 0, alpha: { float: spec.alpha }, beta: { float: 1 } };
+  addNode(graph, { opType: "Gemm", inputs: spec.accumulate ? ["a", "b", "c"] : ["a", "b"], outputs: ["y"], attributes });
   return create(ModelProtoSchema, {
     irVersion: 8n,
     producerName: "prunebench",

@@ -16,7 +16,8 @@ import { GraphProtoSchema, type NodeProto, type TensorProto, type ValueInfoProto
 import * as ort from "onnxruntime-node";
 import { createSession } from "../../eval/session.ts";
 import { DataType } from "../../onnx/dtype.ts";
-import { addNode, consumers, nodeInputs, shallowMessage, topologicalOrder, valueInfoFor } from "../../onnx/graph.ts";
+import { consumers, nodeInputs, shallowMessage, topologicalOrder } from "../../onnx/graph.ts";
+import { addNode, valueInfoFor } from "../../onnx/emit.ts";
 import { inferTypes, tapInfos } from "../../onnx/infer.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { tensorShape } from "../../onnx/tensor.ts";

@@ -5,7 +5,8 @@
 import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema, type GraphProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
-import { addInitializer, consumers, getAttribute, makeAttribute, namesOf, producers } from "../../onnx/graph.ts";
+import { addInitializer, consumers, getAttribute, producers } from "../../onnx/graph.ts";
+import { makeAttribute, namesOf } from "../../onnx/emit.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { readFloat32, readIntegers, setFloatValues, tensorShape } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
