@@ -2,8 +2,7 @@
  * Inference sessions from in-memory models, on the CPU or CUDA execution provider.
  */
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { toBinary } from "@bufbuild/protobuf";
@@ -11,9 +10,8 @@ import { ModelProtoSchema } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { elementBytes } from "../onnx/dtype.ts";
-import { OnnxFormatError } from "../onnx/errors.ts";
-import { MAX_INLINE_MODEL_BYTES } from "../onnx/model.ts";
-import { DataLocation, elementCount, externalDataRef, isExternal, tensorBytes, tensorShape } from "../onnx/tensor.ts";
+import { processAlive } from "../util/processes.ts";
+import { elementCount, externalDataRef, isExternal, tensorShape } from "../onnx/tensor.ts";
 
 export type Provider = "cpu" | "cuda";
 
@@ -105,9 +103,12 @@ function providerOptions(provider: Provider, threads?: number): ort.InferenceSes
 
 /**
  * Creates a session for a model held in memory (a loss-graph copy, a pruned model). A model
- * with external data has its graph written to a temporary file beside its data, because
- * onnxruntime resolves external data against the model file's folder, and a model given as
- * bytes has none; where that folder is read-only, the weights are loaded inline instead.
+ * given as bytes has no folder of its own, so for one with external data onnxruntime is told
+ * where its data lies (session.model_external_initializers_file_folder_path, onnxruntime 1.19+),
+ * and it maps the data files from there: nothing is written anywhere, least of all beside the
+ * user's model. Earlier versions wrote the graph to `.prunebench-<pid>-<hex>.onnx` beside
+ * the data; a kill -9 could leave one, and the next session for that folder removes those of
+ * processes no longer alive (removeStaleSessionFiles).
  */
 export async function createSession(model: OnnxModel, options: SessionOptions = {}): Promise<CreatedSession> {
   let provider: Provider = options.provider ?? "cpu";
@@ -119,29 +120,17 @@ export async function createSession(model: OnnxModel, options: SessionOptions = 
       provider = "cpu";
     }
   }
-  const bytes = () => toBinary(ModelProtoSchema, model.proto);
+  const bytes = toBinary(ModelProtoSchema, model.proto);
   const external = graphOf(model).initializer.filter(isExternal);
   // The same checks as every read (no location leaving the model's folder, bytes in bounds),
   // before onnxruntime is pointed at the files.
   for (const t of external) externalDataRef(model, t, elementCount(tensorShape(model, t)) * (elementBytes(t.dataType) ?? 0));
+  if (external.length) removeStaleSessionFiles(model.dir);
+  // onnxruntime checks each location against this folder with links resolved, as externalDataRef did.
+  const dataFolder = external.length ? { extra: { session: { model_external_initializers_file_folder_path: realpathSync(model.dir) } } } : {};
   const start = performance.now();
   let session: ort.InferenceSession;
-  const create = async (p: Provider) => {
-    if (!external.length) return ort.InferenceSession.create(bytes(), providerOptions(p, options.threads));
-    // onnxruntime refuses external data outside the model file's folder (links resolved), so the
-    // graph goes beside the data when that folder is writable, and inline otherwise.
-    const beside = path.join(model.dir, `.prunebench-${process.pid}-${randomBytes(4).toString("hex")}.onnx`);
-    try {
-      writeFileSync(beside, bytes());
-    } catch {
-      return ort.InferenceSession.create(inlineBytes(model), providerOptions(p, options.threads));
-    }
-    try {
-      return await ort.InferenceSession.create(beside, providerOptions(p, options.threads));
-    } finally {
-      rmSync(beside, { force: true });
-    }
-  };
+  const create = (p: Provider) => ort.InferenceSession.create(bytes, { ...providerOptions(p, options.threads), ...dataFolder });
   try {
     session = await create(provider);
   } catch (error) {
@@ -153,15 +142,30 @@ export async function createSession(model: OnnxModel, options: SessionOptions = 
   return { session, provider, warning, createMs: performance.now() - start };
 }
 
-/** The model serialized with every external tensor read inline (for read-only model folders). */
-function inlineBytes(model: OnnxModel): Uint8Array {
-  const graph = graphOf(model);
-  const total = graph.initializer.reduce((sum, t) => sum + (isExternal(t) ? elementCount(tensorShape(model, t)) * (elementBytes(t.dataType) ?? 0) : t.rawData.length), 0);
-  if (total > MAX_INLINE_MODEL_BYTES * 0.9) {
-    throw new OnnxFormatError(model.file, "external data", `the model's folder is read-only and its ${total} weight bytes are too many to load inline; copy the model to a writable folder`);
+const STALE_SESSION_FILE = /^\.prunebench-(\d+)-[0-9a-f]+\.onnx$/;
+
+/**
+ * Removes the graph copies `.prunebench-<pid>-<hex>.onnx` that earlier versions wrote beside
+ * a model's external data, where the process that wrote one is gone (killed with -9, so its
+ * `finally` never ran); a live process's copy is its own and is left. Returns the files removed.
+ */
+export function removeStaleSessionFiles(dir: string, alive: (pid: number) => boolean = processAlive): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
   }
-  const initializer = graph.initializer.map((t) =>
-    isExternal(t) ? { ...t, rawData: tensorBytes(model, t), externalData: [], dataLocation: DataLocation.DEFAULT } : t,
-  );
-  return toBinary(ModelProtoSchema, { ...model.proto, graph: { ...graph, initializer } });
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = STALE_SESSION_FILE.exec(name);
+    if (!match || alive(Number(match[1]))) continue;
+    try {
+      rmSync(path.join(dir, name), { force: true });
+      removed.push(path.join(dir, name));
+    } catch {
+      // A read-only folder keeps its leftover; it harms nothing but space.
+    }
+  }
+  return removed;
 }
