@@ -2,16 +2,14 @@
 import { create } from "@bufbuild/protobuf";
 import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, type TensorProto } from "onnx-buf";
 import type { OnnxModel } from "../src/onnx/model.ts";
-import { floatTensor, int64Tensor, type Attr } from "../src/train/emit.ts";
-import { makeAttribute } from "../src/onnx/emit.ts";
-import { valueInfoFor } from "../src/onnx/emit.ts";
+import { floatTensor, int64Tensor, makeAttribute, valueInfoFor, type AttributeValue } from "../src/onnx/emit.ts";
 import { Rng } from "../src/train/rng.ts";
 
 export interface NodeSpec {
   op: string;
   inputs: string[];
   outputs: string[];
-  attrs?: Record<string, Attr>;
+  attrs?: Record<string, AttributeValue>;
   domain?: string;
 }
 

@@ -9,11 +9,10 @@
  * anything else is refused naming the node. The graph must already compute in fp32
  * (fp32-view.ts) and be at opset 17 or newer (LayerNormalization).
  */
-import { create } from "@bufbuild/protobuf";
-import { NodeProtoSchema, type GraphProto, type NodeProto } from "onnx-buf";
+import type { GraphProto, NodeProto } from "onnx-buf";
+import { defaultOpset, Emitter } from "../onnx/emit.ts";
 import { attributeFloat, attributeInt, attributeInts, consumers, findInitializer } from "../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
-import { Emitter } from "./emit.ts";
 import { GradientError } from "./training-graph.ts";
 
 interface Ctx {
@@ -30,13 +29,9 @@ interface Ctx {
 
 type Defuse = (c: Ctx) => (string | undefined)[];
 
-function reduceMeanLast(e: Emitter, x: string): string {
-  return e.opset >= 18 ? e.op("ReduceMean", [x, e.ints([-1])], { keepdims: 1 }) : e.op("ReduceMean", [x], { axes: [-1], keepdims: 1 });
-}
-
 /** x / sqrt(mean(x^2) + eps) * scale over the last axis (T5/Llama RMSNorm). */
 function rmsNorm(e: Emitter, x: string, scale: string, epsilon: number): string {
-  const rms = e.op("Sqrt", [e.op("Add", [reduceMeanLast(e, e.mul(x, x)), e.scalar(epsilon)])]);
+  const rms = e.op("Sqrt", [e.op("Add", [e.withAxes("ReduceMean", e.mul(x, x), [-1], { keepdims: 1 }), e.scalar(epsilon)])]);
   return e.mul(e.op("Div", [x, rms]), scale);
 }
 
@@ -275,12 +270,12 @@ const DEFAULT_DOMAIN: Record<string, Defuse> = { SimplifiedLayerNormalization };
  */
 export function defuseContribOps(model: OnnxModel): Map<string, number> {
   const graph = graphOf(model);
-  const opset = Number(model.proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 0);
-  const e = new Emitter("prunebench_defuse/", opset);
+  // The plain forms are written in place of their fused nodes, into a new node list.
+  const nodes: NodeProto[] = [];
+  const e = new Emitter(graph, { prefix: "prunebench_defuse/", opset: defaultOpset(model.proto), into: { node: nodes, initializer: graph.initializer } });
   const uses = consumers(graph);
   const outputs = new Set(graph.output.map((o) => o.name));
   const counts = new Map<string, number>();
-  const nodes: NodeProto[] = [];
   for (const node of graph.node) {
     const rule = node.domain === "com.microsoft" ? CONTRIB[node.opType] : node.domain === "" || node.domain === "ai.onnx" ? DEFAULT_DOMAIN[node.opType] : undefined;
     if (!rule) {
@@ -301,18 +296,14 @@ export function defuseContribOps(model: OnnxModel): Map<string, number> {
       },
       fail: (message) => new GradientError(`${model.file}: ${where}: ${message}`),
     };
-    const start = e.nodes.length;
     const results = rule(ctx);
-    const emitted = e.nodes.splice(start);
-    nodes.push(...emitted);
     node.output.forEach((name, i) => {
       if (!name || !ctx.used(i)) return;
       if (!results[i]) throw ctx.fail(`output ${i} is read but the plain form does not compute it`);
-      nodes.push(create(NodeProtoSchema, { name: `prunebench_defuse/out/${name}`, opType: "Identity", input: [results[i]!], output: [name] }));
+      e.add({ opType: "Identity", inputs: [results[i]!], outputs: [name], name: `out/${name}` });
     });
     counts.set(node.opType, (counts.get(node.opType) ?? 0) + 1);
   }
   graph.node = nodes;
-  graph.initializer.push(...e.initializers);
   return counts;
 }

@@ -13,12 +13,11 @@
  * weight stays exactly 0 (it was zeroed when the state was made) and adds nothing to the norm.
  */
 import { create } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema, type ModelProto } from "onnx-buf";
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type ModelProto } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
-import { Emitter } from "./emit.ts";
+import { Emitter, valueInfoFor } from "../onnx/emit.ts";
 import type { AdamWOptions, ParamState } from "./optimizer.ts";
 import { createSession, ort, type SessionOptions } from "./session.ts";
-import { valueInfoFor } from "../onnx/emit.ts";
 
 export interface OptimizedParam {
   name: string;
@@ -71,7 +70,6 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
   const accumulate = Math.max(1, options.accumulate ?? 1);
   // With eps = 0 a pruned coordinate's update would be 0/0.
   if (!(eps > 0)) throw new RangeError(`AdamW eps must be positive (got ${eps})`);
-  const e = new Emitter(PREFIX, OPSET);
   const lr = `${PREFIX}lr`;
   const step = `${PREFIX}step`;
   const gradNorm = `${PREFIX}grad_norm`;
@@ -95,6 +93,9 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
     for (const name of [slot.newValue, slot.newM, slot.newV]) outputs.push(valueInfoFor(name, { dtype: DataType.FLOAT, shape: [p.size] }));
     return slot;
   });
+  // Inputs and outputs first, so that no name the emitter makes can be one of theirs.
+  const graph = create(GraphProtoSchema, { name: "adamw", input: inputs, output: outputs });
+  const e = new Emitter(graph, { prefix: PREFIX, opset: OPSET });
 
   // Gradients (summed, masked) and the global norm.
   const grads = slots.map((s) => {
@@ -106,17 +107,16 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
 
   // Scalars of this step, in float64 as adamwStep computes them: 1 - b2^t in float32 would
   // lose five digits to cancellation (1 - 0.999f = 0.00099998713).
-  const d = new DoubleScalars(e);
-  const c1 = e.op("Sub", [d.of(1), e.op("Pow", [d.of(b1), step])]);
-  const sqrtC2 = e.op("Sqrt", [e.op("Sub", [d.of(1), e.op("Pow", [d.of(b2), step])])]);
+  const c1 = e.op("Sub", [e.double(1), e.op("Pow", [e.double(b1), step])]);
+  const sqrtC2 = e.op("Sqrt", [e.op("Sub", [e.double(1), e.op("Pow", [e.double(b2), step])])]);
   const stepSize = e.op("Div", [e.mul(lr, sqrtC2), c1]);
-  const epsHat = e.mul(d.of(eps), sqrtC2);
+  const epsHat = e.mul(e.double(eps), sqrtC2);
   // Clip factor min(1, clipNorm / norm): 1 when the norm is within bounds (or 0).
   const norm64 = e.op("Cast", [norm], { to: DataType.DOUBLE });
-  const clip = clipNorm > 0 ? e.op("Min", [d.of(1), e.op("Div", [d.of(clipNorm), norm64])]) : undefined;
-  const a1 = clip ? e.mul(d.of(1 - b1), clip) : d.of(1 - b1);
-  const a2 = clip ? e.mul(d.of(1 - b2), e.mul(clip, clip)) : d.of(1 - b2);
-  const keep = wd > 0 ? e.op("Sub", [d.of(1), e.mul(lr, d.of(wd))]) : undefined;
+  const clip = clipNorm > 0 ? e.op("Min", [e.double(1), e.op("Div", [e.double(clipNorm), norm64])]) : undefined;
+  const a1 = clip ? e.mul(e.double(1 - b1), clip) : e.double(1 - b1);
+  const a2 = clip ? e.mul(e.double(1 - b2), e.mul(clip, clip)) : e.double(1 - b2);
+  const keep = wd > 0 ? e.op("Sub", [e.double(1), e.mul(lr, e.double(wd))]) : undefined;
   const float = (x: string) => e.op("Cast", [x], { to: DataType.FLOAT });
   const [f1, f2, fStep, fEps] = [a1, a2, stepSize, epsHat].map(float);
   const fKeep = keep && float(keep);
@@ -135,15 +135,14 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
     irVersion: 8n,
     producerName: "prunebench",
     opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(OPSET) })],
-    graph: create(GraphProtoSchema, { name: "adamw", node: e.nodes, initializer: e.initializers, input: inputs, output: outputs }),
+    graph,
   });
   return { proto, slots, lr, step, gradNorm };
 }
 
 /** One node whose output is the given (graph output) name, so no Identity copies it there. */
 function named(e: Emitter, opType: string, inputs: string[], output: string): string {
-  e.nodes.push(create(NodeProtoSchema, { name: e.fresh(`${opType}_node`), opType, input: inputs, output: [output] }));
-  return output;
+  return e.add({ opType, inputs, outputs: [output] }).output[0];
 }
 
 /**
@@ -198,23 +197,6 @@ export class GraphAdamW {
 
 function scalar(value: number): ort.Tensor {
   return new ort.Tensor("float64", new Float64Array([value]), []);
-}
-
-/** float64 constants, one initializer per value. */
-class DoubleScalars {
-  private readonly names = new Map<number, string>();
-  constructor(private readonly e: Emitter) {}
-
-  of(value: number): string {
-    let name = this.names.get(value);
-    if (!name) {
-      name = this.e.fresh("f64");
-      const data = new Float64Array([value]);
-      this.e.initializers.push(create(TensorProtoSchema, { name, dataType: DataType.DOUBLE, dims: [], rawData: new Uint8Array(data.buffer) }));
-      this.names.set(value, name);
-    }
-    return name;
-  }
 }
 
 function flat(data: Float32Array): ort.Tensor {

@@ -1,5 +1,5 @@
 /** Elementwise arithmetic: gradients summed back over broadcast axes. */
-import { broadcastShape } from "../emit.ts";
+import { broadcastShape, unbroadcast } from "./broadcast.ts";
 import type { GradContext, GradRule } from "./types.ts";
 
 function binary(ctx: GradContext) {
@@ -12,7 +12,7 @@ export const Add: GradRule = {
   differentiable: "all",
   grad(ctx) {
     const { a, b, out, dy } = binary(ctx);
-    return [ctx.wants(0) ? ctx.e.unbroadcast(dy, out, ctx.shape(a)) : undefined, ctx.wants(1) ? ctx.e.unbroadcast(dy, out, ctx.shape(b)) : undefined];
+    return [ctx.wants(0) ? unbroadcast(ctx.e, dy, out, ctx.shape(a)) : undefined, ctx.wants(1) ? unbroadcast(ctx.e, dy, out, ctx.shape(b)) : undefined];
   },
 };
 
@@ -21,8 +21,8 @@ export const Sub: GradRule = {
   grad(ctx) {
     const { a, b, out, dy } = binary(ctx);
     return [
-      ctx.wants(0) ? ctx.e.unbroadcast(dy, out, ctx.shape(a)) : undefined,
-      ctx.wants(1) ? ctx.e.unbroadcast(ctx.e.op("Neg", [dy]), out, ctx.shape(b)) : undefined,
+      ctx.wants(0) ? unbroadcast(ctx.e, dy, out, ctx.shape(a)) : undefined,
+      ctx.wants(1) ? unbroadcast(ctx.e, ctx.e.op("Neg", [dy]), out, ctx.shape(b)) : undefined,
     ];
   },
 };
@@ -33,8 +33,8 @@ export const Mul: GradRule = {
     const { a, b, out, dy } = binary(ctx);
     const e = ctx.e;
     return [
-      ctx.wants(0) ? e.unbroadcast(e.mul(dy, b), out, ctx.shape(a)) : undefined,
-      ctx.wants(1) ? e.unbroadcast(e.mul(dy, a), out, ctx.shape(b)) : undefined,
+      ctx.wants(0) ? unbroadcast(e, e.mul(dy, b), out, ctx.shape(a)) : undefined,
+      ctx.wants(1) ? unbroadcast(e, e.mul(dy, a), out, ctx.shape(b)) : undefined,
     ];
   },
 };
@@ -46,9 +46,9 @@ export const Div: GradRule = {
     const e = ctx.e;
     const y = ctx.node.output[0];
     return [
-      ctx.wants(0) ? e.unbroadcast(e.op("Div", [dy, b]), out, ctx.shape(a)) : undefined,
+      ctx.wants(0) ? unbroadcast(e, e.op("Div", [dy, b]), out, ctx.shape(a)) : undefined,
       // d(a/b)/db = -y/b
-      ctx.wants(1) ? e.unbroadcast(e.op("Neg", [e.op("Div", [e.mul(dy, y), b])]), out, ctx.shape(b)) : undefined,
+      ctx.wants(1) ? unbroadcast(e, e.op("Neg", [e.op("Div", [e.mul(dy, y), b])]), out, ctx.shape(b)) : undefined,
     ];
   },
 };
@@ -62,9 +62,9 @@ export const Pow: GradRule = {
     let da: string | undefined;
     if (ctx.wants(0)) {
       const bMinus1 = e.op("Sub", [b, e.scalar(1)]);
-      da = e.unbroadcast(e.mul(e.mul(dy, b), e.op("Pow", [a, bMinus1])), out, ctx.shape(a));
+      da = unbroadcast(e, e.mul(e.mul(dy, b), e.op("Pow", [a, bMinus1])), out, ctx.shape(a));
     }
-    const db = ctx.wants(1) ? e.unbroadcast(e.mul(e.mul(dy, y), e.op("Log", [a])), out, ctx.shape(b)) : undefined;
+    const db = ctx.wants(1) ? unbroadcast(e, e.mul(e.mul(dy, y), e.op("Log", [a])), out, ctx.shape(b)) : undefined;
     return [da, db];
   },
 };
@@ -152,15 +152,15 @@ export const Where: GradRule = {
     const zero = e.scalar(0);
     return [
       undefined,
-      ctx.wants(1) ? e.unbroadcast(e.op("Where", [cond, dy, zero]), out, ctx.shape(a)) : undefined,
-      ctx.wants(2) ? e.unbroadcast(e.op("Where", [cond, zero, dy]), out, ctx.shape(b)) : undefined,
+      ctx.wants(1) ? unbroadcast(e, e.op("Where", [cond, dy, zero]), out, ctx.shape(a)) : undefined,
+      ctx.wants(2) ? unbroadcast(e, e.op("Where", [cond, zero, dy]), out, ctx.shape(b)) : undefined,
     ];
   },
 };
 
 export const Expand: GradRule = {
   differentiable: [0],
-  grad: (ctx) => [ctx.e.unbroadcast(ctx.dy()!, ctx.shape(ctx.node.output[0]), ctx.shape(ctx.node.input[0]))],
+  grad: (ctx) => [unbroadcast(ctx.e, ctx.dy()!, ctx.shape(ctx.node.output[0]), ctx.shape(ctx.node.input[0]))],
 };
 
 /** A triangular mask applied to a differentiable tensor masks its gradient the same way. */

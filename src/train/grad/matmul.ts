@@ -1,5 +1,5 @@
 /** Matrix products: batched, broadcasting MatMul and Gemm. */
-import { broadcastShape } from "../emit.ts";
+import { broadcastShape, unbroadcast } from "./broadcast.ts";
 import type { GradRule } from "./types.ts";
 
 function swapLast(rank: number): number[] {
@@ -24,7 +24,7 @@ export const MatMul: GradRule = {
     let db: string | undefined;
     if (ctx.wants(0)) {
       const full = e.op("MatMul", [dy, e.transpose(b, swapLast(sb.length))]);
-      da = e.unbroadcast(full, [...batch, m, k], sa);
+      da = unbroadcast(e, full, [...batch, m, k], sa);
     }
     if (ctx.wants(1)) {
       if (sb.length === 2) {
@@ -34,7 +34,7 @@ export const MatMul: GradRule = {
         db = e.op("Gemm", [rows, grads], { transA: 1 });
       } else {
         const full = e.op("MatMul", [e.transpose(a, swapLast(sa.length)), dy]);
-        db = e.unbroadcast(full, [...batch, k, n], sb);
+        db = unbroadcast(e, full, [...batch, k, n], sb);
       }
     }
     return [da, db];
@@ -65,7 +65,7 @@ export const Gemm: GradRule = {
       db = tb ? e.op("Gemm", [dy, a], { transA: 1, transB: ta, alpha: scale }) : e.op("Gemm", [a, dy], { transA: ta ? 0 : 1, alpha: scale });
     }
     if (c && ctx.wants(2)) {
-      const summed = e.unbroadcast(dy, ctx.shape(ctx.node.output[0]), ctx.shape(c));
+      const summed = unbroadcast(e, dy, ctx.shape(ctx.node.output[0]), ctx.shape(c));
       dc = beta === 1 ? summed : e.mul(summed, e.scalar(beta));
     }
     return [da, db, dc];

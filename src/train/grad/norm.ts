@@ -1,5 +1,5 @@
 /** LayerNormalization (opset 17); the decomposed ReduceMean/Sub/Pow/Sqrt/Div form needs no rule of its own. */
-import { normalizeAxis } from "../emit.ts";
+import { normalizeAxis, unbroadcast } from "./broadcast.ts";
 import type { GradRule } from "./types.ts";
 
 export const LayerNormalization: GradRule = {
@@ -26,8 +26,8 @@ export const LayerNormalization: GradRule = {
       const inner = e.op("Sub", [e.op("Sub", [g, mean(g)]), e.mul(xhat, mean(e.mul(g, xhat)))]);
       out[0] = e.mul(rstd, inner);
     }
-    if (ctx.wants(1)) out[1] = e.unbroadcast(e.mul(dy, xhat), xs, ctx.shape(scale));
-    if (bias && ctx.wants(2)) out[2] = e.unbroadcast(dy, xs, ctx.shape(bias));
+    if (ctx.wants(1)) out[1] = unbroadcast(e, e.mul(dy, xhat), xs, ctx.shape(scale));
+    if (bias && ctx.wants(2)) out[2] = unbroadcast(e, dy, xs, ctx.shape(bias));
     return out;
   },
 };

@@ -1,12 +1,13 @@
 /** Reductions and (log-)softmax. */
-import { normalizeAxis } from "../emit.ts";
+import { AXES_INPUT_SINCE } from "../../onnx/emit.ts";
+import { normalizeAxis } from "./broadcast.ts";
 import type { GradContext, GradRule } from "./types.ts";
 
 /** Axes of a Reduce* node: an attribute before the opset that moved them to input 1. */
-function reduceAxes(ctx: GradContext, inputSince: number): number[] {
+function reduceAxes(ctx: GradContext): number[] {
   const rank = ctx.shape(ctx.node.input[0]).length;
   let axes: number[] | undefined;
-  if (ctx.e.opset >= inputSince) axes = ctx.node.input[1] ? ctx.ints(ctx.node.input[1]) : undefined;
+  if (ctx.e.opset >= AXES_INPUT_SINCE[ctx.node.opType]) axes = ctx.node.input[1] ? ctx.ints(ctx.node.input[1]) : undefined;
   else axes = ctx.attrInts("axes");
   if (!axes || axes.length === 0) {
     if (ctx.attrInt("noop_with_empty_axes", 0)) return [];
@@ -26,13 +27,13 @@ function spread(ctx: GradContext, axes: number[], scale: number): string {
 
 export const ReduceSum: GradRule = {
   differentiable: [0],
-  grad: (ctx) => [spread(ctx, reduceAxes(ctx, 13), 1)],
+  grad: (ctx) => [spread(ctx, reduceAxes(ctx), 1)],
 };
 
 export const ReduceMean: GradRule = {
   differentiable: [0],
   grad(ctx) {
-    const axes = reduceAxes(ctx, 18);
+    const axes = reduceAxes(ctx);
     const xs = ctx.shape(ctx.node.input[0]);
     const n = axes.reduce((p, a) => p * xs[a], 1);
     return [spread(ctx, axes, 1 / n)];

@@ -1,5 +1,5 @@
 /** Ops that move values without changing them: gradients move them back. */
-import { normalizeAxis } from "../emit.ts";
+import { normalizeAxis } from "./broadcast.ts";
 import type { GradContext, GradRule } from "./types.ts";
 
 /** Reshape, Flatten, Squeeze, Unsqueeze: the gradient takes the input's shape again. */

@@ -1,5 +1,5 @@
 import type { NodeProto } from "onnx-buf";
-import type { Emitter } from "../emit.ts";
+import type { Emitter } from "../../onnx/emit.ts";
 
 /** What a gradient rule sees of its node and the graph around it. */
 export interface GradContext {
