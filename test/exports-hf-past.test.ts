@@ -121,6 +121,8 @@ test("a config gives structured pruning its head count: { structured: { heads_co
   assert.equal(run.method, "structured");
   assert.deepEqual(run.options, { heads_count: 4 });
   assert.deepEqual(planRuns(config("[structured]"))[0].options, {});
-  assert.throws(() => planRuns(config("[{ structured: { heads_count: 0 } }]")), /prune\.methods\[0\]\.structured\.heads_count: 0 is not a positive integer/);
-  assert.throws(() => planRuns(config("[{ structured: { heads: 4 } }]")), /unknown option "heads"/);
+  assert.throws(() => planRuns(config("[{ structured: { heads_count: 0 } }]")), /structured option heads_count: 0 is not a positive integer/);
+  assert.throws(() => planRuns(config("[{ structured: { heads: 4 } }]")), /structured option heads: 4 is not a fraction in \[0, 1\)/);
+  assert.throws(() => planRuns(config("[{ structured: { head: 0.5 } }]")), /unknown option "head"/);
+  assert.throws(() => planRuns(config("[{ structured: four }]")), /structured takes its options as a map/);
 });

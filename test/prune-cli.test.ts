@@ -87,6 +87,16 @@ test("config method entries map to method and options; run ids are stable", () =
   assert.equal(runId({ method: "nm", options: { pattern: "2:4" }, sparsity: 0.5 }), "nm:2:4@0.5");
   assert.equal(runId({ method: "magnitude", options: { scope: "global" }, sparsity: 0.3 }), "magnitude:global@0.3");
   assert.equal(runId({ method: "random", options: {}, sparsity: 0.1 + 0.2 }), "random@0.3");
+  // Each method's optionKey says what a single value is; its runIdParts keep its variants apart.
+  assert.deepEqual(methodFromSpec({ wanda: "2:4" }), { method: "wanda", options: { nm: "2:4" } });
+  assert.equal(runId({ method: "wanda", options: { nm: "2:4" }, sparsity: 0.5 }), "wanda:2:4@0.5");
+  assert.equal(runId({ method: "wanda", options: {}, sparsity: 0.5 }), "wanda@0.5");
+  assert.equal(runId({ method: "owl", options: { base: "sparsegpt" }, sparsity: 0.5 }), "owl:sparsegpt@0.5");
+  assert.equal(runId({ method: "owl", options: { base: "wanda" }, sparsity: 0.5 }), "owl@0.5");
+  assert.equal(runId({ method: "random", options: { seed: 3 }, sparsity: 0.5 }), "random:seed=3@0.5");
+  assert.equal(runId({ method: "structured", options: { heads_count: 4 }, sparsity: 0.25 }), "structured@0.25");
+  assert.equal(runId({ method: "structured", options: { heads: 0.5 }, sparsity: 0.25 }), "structured:heads=0.5@0.25");
+  assert.throws(() => methodFromSpec({ random: "3" }, "prune.methods[2]"), /prune\.methods\[2\]: random takes its options as a map/);
 });
 
 test("prunebench prune --calibration: Wanda and SparseGPT calibrate on a dataset from the command line", async () => {

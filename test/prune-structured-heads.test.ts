@@ -91,24 +91,36 @@ test("torch-export gpt2: half the heads and neurons removed, it loads and runs",
   assert.ok(pruned.data.every(Number.isFinite));
 });
 
-test("prune --method structured writes a smaller model and its JSON result", async () => {
+test("prune --method structured writes a smaller model and its JSON result, through the same request as every method", async () => {
   const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
   const os = await import("node:os");
   const path = await import("node:path");
   const { writeBuiltModel } = await import("../src/models/index.ts");
-  const { structuredCommand } = await import("../src/cli/prune.ts");
+  const { pruneCommand } = await import("../src/cli/prune.ts");
+  const { PruneReportSchema } = await import("../src/prune/index.ts");
   const dir = mkdtempSync(path.join(os.tmpdir(), "pb-structured-"));
+  const quiet = console.error;
+  console.error = () => {};
   try {
     const input = path.join(dir, "in.onnx");
     writeBuiltModel({ family: "decoder", preset: "tiny", sizes: { vocab: 300, layers: 2, positions: 64 }, file: input, externalData: "never" });
     const out = path.join(dir, "out.onnx");
     const json = path.join(dir, "r.json");
-    const r = structuredCommand(input, { method: "structured", heads: "0.5", neurons: "0.25", out, json });
-    assert.equal(JSON.parse(readFileSync(json, "utf8")).paramsAfter, r.paramsAfter);
+    const [r] = await pruneCommand(input, { method: "structured", heads: "0.5", neurons: "0.25", out, json });
+    const report = PruneReportSchema.parse(JSON.parse(readFileSync(json, "utf8")));
+    assert.deepEqual(report.results[0].options, { heads: 0.5, neurons: 0.25 });
+    assert.equal(report.results[0].pruned, r.pruned);
+    assert.ok(r.pruned > 0 && r.mask === null && r.blocks!.length === 4, `${r.pruned} removed in ${r.blocks?.length} blocks`);
     const reread = readModel(out);
     assert.equal((await logits(reread, ids)).dims.length, 3);
-    assert.throws(() => structuredCommand(input, { method: "structured", heads: "1.5", out }), /--heads/);
+    // --sparsity is the fraction of both where --heads and --neurons are left out, as a config's sweep point is.
+    const [both] = await pruneCommand(input, { method: "structured", sparsity: "0.5", out });
+    assert.deepEqual(both.options, { heads: 0.5, neurons: 0.5 });
+    await assert.rejects(pruneCommand(input, { method: "structured", heads: "1.5", out }), /--heads/);
+    await assert.rejects(pruneCommand(input, { method: "magnitude", sparsity: "0.5", heads: "0.5", out }), /--heads is an option of --method structured/);
+    await assert.rejects(pruneCommand(input, { method: "structured", heads: "0.5", out, mask: path.join(dir, "m.mask") }), /--mask: structured rewrites the graph/);
   } finally {
+    console.error = quiet;
     rmSync(dir, { recursive: true, force: true });
   }
 });

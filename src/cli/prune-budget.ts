@@ -5,27 +5,32 @@ import { relative } from "../config/schema.ts";
 import { runInWorker } from "../eval/worker-client.ts";
 import { mapModel } from "../models/index.ts";
 import { readModel } from "../onnx/model.ts";
-import { budgetPercent, budgetPointLine, budgetSummaryLine, maxBudgetEvaluations, searchBudget, type BudgetSearch } from "../prune/budget.ts";
-import { getMethod } from "../prune/registry.ts";
-import { PRUNE_RESULT_VERSION, pruneFile, type PruneResult } from "../prune/index.ts";
+import { budgetPercent, budgetPointLine, budgetRequest, budgetSummaryLine, maxBudgetEvaluations, searchBudget, type BudgetRequest, type BudgetSearch } from "../prune/budget.ts";
+import type { CalibrationCache } from "../prune/calibrated/job.ts";
+import { PRUNE_RESULT_VERSION, getMethod, listMethods, runPruneJob, type PruneResult } from "../prune/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { jobFromOptions } from "./eval.ts";
 import { UsageError } from "./errors.ts";
-import { calibrationFor, methodOptions, type PruneCommandOptions } from "./prune.ts";
+import { calibrationJobFromFlags, methodOptions, pruneJobFromFlags, type PruneCommandOptions } from "./prune.ts";
 
 const pct = (x: number) => budgetPercent(x);
 
-function budgetOf(text: string): number {
+/** --budget and --tolerance as the search's request, with prune.budget's defaults. */
+function budgetRequestFromFlags(options: PruneCommandOptions): BudgetRequest {
+  const text = options.budget!;
   const ok = /^\d+(\.\d+)?%$/.test(text) || (text.trim() !== "" && Number.isFinite(Number(text)));
-  const value = ok ? relative(text.endsWith("%") ? text : Number(text)) : Number.NaN;
-  if (!(value >= 0)) throw new UsageError(`--budget: expected a perplexity increase such as "2%" or 0.02, got ${JSON.stringify(text)}`);
-  return value;
+  const maxIncrease = ok ? (text.endsWith("%") ? text : Number(text)) : Number.NaN;
+  if (!(relative(maxIncrease) >= 0)) throw new UsageError(`--budget: expected a perplexity increase such as "2%" or 0.02, got ${JSON.stringify(text)}`);
+  const tolerance = options.tolerance === undefined ? undefined : Number(options.tolerance);
+  if (tolerance !== undefined && !(tolerance > 0 && tolerance < 0.5)) throw new UsageError(`--tolerance: expected a step in (0, 0.5), e.g. 0.01, got ${JSON.stringify(options.tolerance)}`);
+  return budgetRequest({ max_increase: maxIncrease, ...(tolerance === undefined ? {} : { tolerance }) });
 }
 
-function toleranceOf(text: string | undefined): number {
-  const value = text === undefined ? 0.01 : Number(text);
-  if (!(value > 0 && value < 0.5)) throw new UsageError(`--tolerance: expected a step in (0, 0.5), e.g. 0.01, got ${JSON.stringify(text)}`);
-  return value;
+/** Mask methods whose default options leave the sparsity to the request: what the search can move. */
+function searchableMethods(): string[] {
+  return listMethods()
+    .filter((m) => !m.rewritesGraph && (m.impliedSparsity?.(m.parseOptions({})) ?? null) === null)
+    .map((m) => m.name);
 }
 
 /** The report of `prunebench prune --budget --json`: the search and the written model's prune result. */
@@ -47,26 +52,24 @@ export interface BudgetCommandResult {
  * worker thread; the found one is pruned again into --out, so --out is written once.
  */
 export async function budgetCommand(model: string, options: PruneCommandOptions): Promise<BudgetCommandResult> {
-  const maxIncrease = budgetOf(options.budget!);
-  const tolerance = toleranceOf(options.tolerance);
+  const { maxIncrease, tolerance } = budgetRequestFromFlags(options);
   if (options.sparsity !== undefined) throw new UsageError("--budget searches the sparsity: leave out --sparsity");
-  if (options.method === "structured" || options.method === "nm" || options.nm !== undefined) throw new UsageError(`--budget: ${options.method} fixes or shapes its sparsity; the search takes a mask method (magnitude, global, random, wanda, sparsegpt, owl)`);
-  getMethod(options.method);
+  const method = getMethod(options.method);
+  const fixed = method.rewritesGraph || (method.impliedSparsity?.(method.parseOptions(methodOptions(options))) ?? null) !== null;
+  if (fixed) throw new UsageError(`--budget: ${options.method} fixes or shapes its sparsity; the search takes a mask method (${searchableMethods().join(", ")})`);
   if (!options.dataset) throw new UsageError("--budget needs --dataset <text file | bundled/test | wikitext-2-raw/test> to measure perplexity on");
   if (!options.tokenizer) throw new UsageError('--budget needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder | "bytes">');
-  const seed = options.seed === undefined ? 0 : Number(options.seed);
-  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: ${JSON.stringify(options.seed)} is not an integer`);
   const job = (file: string) => jobFromOptions(file, { tokenizer: options.tokenizer, dataset: options.dataset, seqLen: options.seqLen, stride: options.stride, cache: options.cache, perplexity: true });
   job(model);
-  const calibration = await calibrationFor(model, options);
   const map = mapModel(readModel(model));
+  const calibration = calibrationJobFromFlags(options, () => map);
+  const calibrations: CalibrationCache = new Map();
   const perplexity = async (file: string) => {
     const outcome = await runInWorker(job(file)).result;
     if (!outcome.perplexity || outcome.perplexity.partial) throw new UsageError(`${file}: perplexity was not measured to the end`, 1);
     return outcome.perplexity.token;
   };
-  const prune = (sparsity: number, output: string, mask?: string) =>
-    pruneFile({ input: model, output, mask, map, method: options.method, options: methodOptions(options), sparsity, seed, patterns: { include: options.include, exclude: options.exclude }, externalData: options.externalData, engine: options.engine, calibration });
+  const prune = (sparsity: number, output: string, mask?: string) => runPruneJob(pruneJobFromFlags(model, options, { sparsity, output, mask }, calibration), { map, calibrations });
   const dense = await perplexity(model);
   console.error(`budget ${options.method}: dense perplexity ${dense.toFixed(4)}; searching within +${pct(maxIncrease)} on a ${pct(tolerance)} grid (at most ${maxBudgetEvaluations(tolerance)} evaluations)`);
   const scratch = mkdtempSync(path.join(os.tmpdir(), "prunebench-budget-"));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MASK_METHOD_NAMES, METHOD_NAMES } from "../prune/registry.ts";
 
 /**
  * The model config a user keeps in their repo (models/*.yml). One definition gives the
@@ -25,7 +26,8 @@ export const ModelSourceSchema = z
   })
   .refine((m) => Boolean(m.path) !== Boolean(m.hf), { message: "give exactly one of 'path' or 'hf'" });
 
-const MethodName = z.enum(["magnitude", "global", "random", "nm", "wanda", "sparsegpt", "owl", "structured"]);
+/** The registered methods (src/prune/registry.ts). */
+const MethodName = z.enum(METHOD_NAMES);
 
 /** A method is a name, or a one-key map from the name to its options. */
 export const MethodSchema = z.union([
@@ -74,7 +76,7 @@ export const PruneSchema = z.strictObject({
   methods: z.array(MethodSchema).min(1).default(["magnitude"]),
   sparsity: z.array(Fraction).min(1).default([0.5]),
   calibration: CalibrationSchema.prefault({}),
-  sensitivity: z.union([z.literal(false), z.strictObject({ method: MethodName.default("magnitude"), sparsity: Fraction.default(0.5) })]).default(false),
+  sensitivity: z.union([z.literal(false), z.strictObject({ method: z.enum(MASK_METHOD_NAMES).default("magnitude"), sparsity: Fraction.default(0.5) })]).default(false),
   budget: BudgetSchema.optional(),
 });
 

@@ -41,7 +41,7 @@ export async function textOverlaps(ctx: RunContext, plan: PlannedRun[]): Promise
     const hi = Math.min(b, evalEnd);
     if (hi > lo) out.push({ use, field, dataset: used.label, evaluation: evalText.label, bytes: [lo, hi], methods });
   };
-  const calibrated = [...new Set(plan.filter((r) => r.method !== "structured" && getMethod(r.method).calibrated).map((r) => r.method))];
+  const calibrated = [...new Set(plan.filter((r) => getMethod(r.method).calibrated).map((r) => r.method))];
   // Calibration windows are drawn from anywhere in the split.
   if (calibrated.length) await check("calibration", "prune.calibration.dataset", config.prune.calibration.dataset, [0, 1], calibrated);
   const ft = config.finetune;

@@ -11,7 +11,7 @@ import { readModel, type OnnxModel } from "../onnx/model.ts";
 import { getMethod } from "../prune/registry.ts";
 import { chooseTargets } from "../prune/targets.ts";
 import { resolveModelFiles, type ModelFiles } from "./model-source.ts";
-import { parseMethodSpec } from "./plan.ts";
+import { parseMethodSpec } from "../prune/spec.ts";
 
 /** The sequence length each stage uses (the config's, or its default cut to the model's positions). */
 export interface SequenceLengths {
@@ -170,7 +170,7 @@ async function checkDatasets(loaded: LoadedConfig, cacheDir: string, problem: Pr
   if (config.finetune && !config.finetune.command) refs.push(["finetune.dataset", config.finetune.dataset]);
   if (config.finetune?.validation) refs.push(["finetune.validation", config.finetune.validation]);
   const methods = [...config.prune.methods.map(safeName), config.prune.sensitivity ? config.prune.sensitivity.method : undefined];
-  if (methods.some((m) => m && m !== "structured" && isCalibrated(m))) refs.push(["prune.calibration.dataset", config.prune.calibration.dataset]);
+  if (methods.some((m) => m && isCalibrated(m))) refs.push(["prune.calibration.dataset", config.prune.calibration.dataset]);
   for (const [field, ref] of refs) {
     try {
       await readDataset(ref, { configDir: loaded.dir, cacheDir });

@@ -6,7 +6,26 @@
  * narrow the first bracket, and each evaluation halves it until the bracket's ends are
  * neighbours on the grid. From [0, 1) at a 1% tolerance that is at most 7 evaluations.
  */
+import type { z } from "zod";
+import { BudgetSchema, relative } from "../config/schema.ts";
 import { PruneError } from "./errors.ts";
+
+/** What a budget search is asked: the allowed increase over dense and the grid step. */
+export interface BudgetRequest {
+  /** Largest relative increase allowed: 0.02 is +2%. */
+  maxIncrease: number;
+  /** Grid step and width of the final bracket, e.g. 0.01. */
+  tolerance: number;
+}
+
+/**
+ * The request of a config's prune.budget, or of `prunebench prune --budget --tolerance` (the
+ * flags as its fields): the schema's defaults apply to both.
+ */
+export function budgetRequest(fields: z.input<typeof BudgetSchema>): BudgetRequest {
+  const budget = BudgetSchema.parse(fields);
+  return { maxIncrease: relative(budget.max_increase), tolerance: budget.tolerance };
+}
 
 /** One measured point: its sparsity, its relative increase over dense, and the run it came from. */
 export interface BudgetPoint {
@@ -15,11 +34,7 @@ export interface BudgetPoint {
   run: string;
 }
 
-export interface BudgetSearchOptions {
-  /** Largest relative increase allowed: 0.02 is +2%. */
-  maxIncrease: number;
-  /** Grid step and width of the final bracket, e.g. 0.01. */
-  tolerance: number;
+export interface BudgetSearchOptions extends BudgetRequest {
   /** Points measured already (a sweep's); reused, never evaluated again. */
   known?: readonly BudgetPoint[];
   /** Measures one sparsity (a point on the grid, in (0, 1)). */

@@ -10,15 +10,13 @@ import type { Bitmask } from "./bitmask.ts";
 import { PruneError } from "./errors.ts";
 import { loadTargets, zeroBytes, type LoadedTarget } from "./load.ts";
 import { writeMaskFile, type MaskEntry } from "./mask-file.ts";
-import { getMethod } from "./registry.ts";
+import { getMaskMethod } from "./registry.ts";
 import { PRUNE_RESULT_VERSION, type PrunedMatrix, type PruneResult } from "./result.ts";
 import { checkSparsity } from "./rounding.ts";
 import { keyToFloat } from "./select.ts";
 import { pruneStreamed, streamedTargets, streamingObstacle } from "./stream/magnitude.ts";
 import { chooseTargets, type TargetGroup, type TargetPatterns } from "./targets.ts";
 import type { PruneMethod } from "./types.ts";
-import "./methods/index.ts";
-import "./calibrated/index.ts";
 
 export interface PruneOptions {
   method: string;
@@ -53,7 +51,7 @@ export async function pruneModel(model: OnnxModel, map: ModelMap, options: Prune
   const start = now();
   const cpuStart = cpuNow();
   const log = options.log ?? (() => {});
-  const method = getMethod(options.method);
+  const method = getMaskMethod(options.method);
   const parsed = method.parseOptions(options.options ?? {});
   const sparsity = resolveSparsity(method, parsed, options.sparsity);
   const groups = inFileOrder(model, chooseTargets(map, options.patterns));
@@ -287,7 +285,7 @@ function refuseOverwritingInputData(model: OnnxModel, output: string): void {
 async function pruneFileStreamed(model: OnnxModel, map: ModelMap, options: PruneFileOptions): Promise<PrunedModel | null> {
   const engine = options.engine ?? "auto";
   if (engine === "memory") return null;
-  const method = getMethod(options.method);
+  const method = getMaskMethod(options.method);
   const parsed = method.parseOptions(options.options ?? {});
   const scope = magnitudeScope(method.name, parsed);
   if (!scope) {

@@ -3,8 +3,6 @@
  * targets, applies masks and writes the pruned model (engine.ts), and the mask file that
  * fine-tuning reads back (mask-file.ts).
  */
-import "./methods/index.ts";
-
 export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./bitmask.ts";
@@ -16,5 +14,6 @@ export * from "./methods/index.ts";
 export * from "./targets.ts";
 export * from "./result.ts";
 export * from "./engine.ts";
+export * from "./job.ts";
 export * from "./reapply.ts";
 export * from "./spec.ts";

@@ -40,6 +40,8 @@ export const PruneResultSchema = z.object({
   /** Largest |w| pruned; for global magnitude, the threshold (smaller |w| are all pruned). */
   maxPrunedMagnitude: z.number().nullable().default(null),
   matrices: z.array(PrunedMatrixSchema),
+  /** Structured pruning: per attention block or MLP, the heads or neurons before and the indices kept. */
+  blocks: z.array(z.object({ part: z.string(), layer: z.number().int(), block: z.string(), before: z.number().int().positive(), kept: z.array(z.number().int().nonnegative()) })).optional(),
   seconds: z.record(z.string(), z.number().nonnegative()),
   /** CPU seconds (user + system) of the same stages: on a busy machine, wall time mostly measures the neighbours. */
   cpuSeconds: z.record(z.string(), z.number().nonnegative()).optional(),

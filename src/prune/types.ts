@@ -2,12 +2,14 @@
  * The pruning method contract. A method sees the chosen weights as fp32 arrays and returns
  * one keep-mask per weight; the engine (engine.ts) loads the targets, zeroes what the masks
  * drop, writes the model and the mask file, and counts. Calibrated methods (Wanda, SparseGPT,
- * OWL) and structured pruning plug in through the same registry (registry.ts).
+ * OWL) are mask methods too; structured pruning is a graph rewrite (GraphMethod). All are
+ * listed in registry.ts.
  */
 import type { OnnxModel } from "../onnx/model.ts";
 import type { TensorProto } from "onnx-buf";
 import type { MatrixLayout, ModelMap, ParamInfo } from "../models/types.ts";
 import type { Bitmask } from "./bitmask.ts";
+import type { PruneResult } from "./result.ts";
 
 /** A tied copy of a target (ParamInfo.duplicateOf), written with the target's mask and values. */
 export interface TargetCopy {
@@ -65,27 +67,66 @@ export interface PruneContext {
  */
 export type PruneScope = "matrix" | "global" | "group" | "row" | "structure";
 
-export interface PruneMethod<O = Record<string, unknown>> {
+/** What every method declares, mask methods and graph rewrites alike (registry.ts lists them). */
+export interface MethodInfo<O> {
   /** Name used on the command line, in configs and in results (Run.method). */
   name: string;
   description: string;
-  scope: PruneScope;
-  /** Needs `context.calibration`. */
+  /**
+   * The option a single value in a config stands for: with "pattern", `{ nm: "2:4" }` is
+   * `{ nm: { pattern: "2:4" } }`. Without one the method takes its options as a map only.
+   */
+  optionKey?: string;
+  /** Needs calibration data (`context.calibration`). */
   calibrated: boolean;
+  /** Validates raw options (CLI flags, a config map); errors name the option. */
+  parseOptions(raw: Record<string, unknown>): O;
+  /** The sparsity fixed by the options (N:M gives (M-N)/M), or null when the request sets it. */
+  impliedSparsity?(options: O): number | null;
+  /**
+   * What tells two runs of the method apart in a run id (Run.id, src/prune/spec.ts), from the
+   * options as written: N:M's pattern, magnitude's global scope, random's seed. None: the
+   * name alone.
+   */
+  runIdParts?(raw: Record<string, unknown>): string[];
+}
+
+/** A method that chooses masks: the engine (engine.ts) zeroes what they drop. */
+export interface PruneMethod<O = Record<string, unknown>> extends MethodInfo<O> {
+  rewritesGraph?: false;
+  scope: PruneScope;
   /**
    * Writes new values into `weights` besides choosing masks (SparseGPT's reconstruction). The
    * engine then writes every value back; otherwise it only zeroes the pruned positions, which
    * keeps fp16/fp64 weights bit-exact.
    */
   updatesWeights?: boolean;
-  /** Validates raw options (CLI flags, a config map); errors name the option. */
-  parseOptions(raw: Record<string, unknown>): O;
-  /** The sparsity fixed by the options (N:M gives (M-N)/M), or null when the request sets it. */
-  impliedSparsity?(options: O): number | null;
   /** Options as recorded in results (Run.options). */
   describeOptions?(options: O): Record<string, unknown>;
   selectMasks(targets: PruneTarget[], request: PruneRequest<O>, context: PruneContext): MaskSet | Promise<MaskSet>;
 }
+
+/** What a graph rewrite is asked to do: one model file in, a smaller one out (no mask). */
+export interface RewriteRequest<O> {
+  input: string;
+  output: string;
+  /** The sweep's sparsity; the options may fix parts of it. */
+  sparsity?: number;
+  options: O;
+  externalData?: "auto" | "always" | "never";
+  log: (message: string) => void;
+}
+
+/**
+ * A method that rewrites the graph instead of masking weights (structured pruning removes
+ * heads and neurons, so the matrices shrink): it writes the model itself and has no mask.
+ */
+export interface GraphMethod<O = Record<string, unknown>> extends MethodInfo<O> {
+  rewritesGraph: true;
+  rewriteFile(request: RewriteRequest<O>): PruneResult | Promise<PruneResult>;
+}
+
+export type AnyMethod = PruneMethod<unknown> | GraphMethod<unknown>;
 
 /** A target's tensor in the model, kept by the engine to write values back. */
 export interface LoadedTensor {

@@ -1,12 +1,12 @@
 import { readModel } from "../../onnx/model.ts";
 import { writeModel } from "../../onnx/write.ts";
-import { budgetPointLine, budgetSummaryLine, searchBudget, type BudgetPoint } from "../../prune/budget.ts";
+import { budgetPointLine, budgetRequest, budgetSummaryLine, searchBudget, type BudgetPoint, type BudgetRequest } from "../../prune/budget.ts";
 import { pruneModel } from "../../prune/engine.ts";
 import { allocateFromSensitivity } from "../../prune/sensitivity.ts";
 import type { PruneResult } from "../../prune/result.ts";
+import { getMethod } from "../../prune/registry.ts";
 import { runId } from "../../prune/spec.ts";
 import { chooseTargets, exactPatterns } from "../../prune/targets.ts";
-import { relative } from "../../config/schema.ts";
 import type { BudgetResult, BudgetSearchRecord, Result, Run, Sensitivity } from "../../results/schema.ts";
 import { RunInterrupted, type RunContext } from "../context.ts";
 import { modelFacts } from "../model-facts.ts";
@@ -27,11 +27,11 @@ function labelOf(method: string, options: Record<string, unknown>): string {
   return runId({ method, options, sparsity: 0 }).replace(/@0$/, "");
 }
 
-/** Methods the search can move: mask methods whose sparsity the config chooses (not N:M, not structured). */
+/** Methods the search can move: mask methods whose sparsity the config chooses (not N:M, not graph rewrites). */
 export function budgetMethods(plan: readonly PlannedRun[]): { label: string; method: string; options: Record<string, unknown> }[] {
   const out = new Map<string, { label: string; method: string; options: Record<string, unknown> }>();
   for (const p of plan) {
-    if (p.fixedSparsity || p.method === "structured") continue;
+    if (p.fixedSparsity || getMethod(p.method).rewritesGraph) continue;
     const label = labelOf(p.method, p.options);
     if (!out.has(label)) out.set(label, { label, method: p.method, options: p.options });
   }
@@ -56,7 +56,7 @@ function knownPoints(result: Result, label: string, finetuned: boolean, dense: n
 async function runSearch(
   ctx: RunContext,
   result: Result,
-  budget: { maxIncrease: number; tolerance: number },
+  budget: BudgetRequest,
   what: Omit<BudgetSearchRecord, "within" | "beyond" | "achieved" | "points" | "evaluations" | "reused">,
   known: BudgetPoint[],
   point: (sparsity: number) => Promise<Run>,
@@ -109,9 +109,9 @@ async function uniformPoint(ctx: RunContext, m: { method: string; options: Recor
 }
 
 /** The config's budget settings as the search takes them. */
-function settings(ctx: RunContext): { maxIncrease: number; tolerance: number } | undefined {
+function settings(ctx: RunContext): BudgetRequest | undefined {
   const b = ctx.loaded.config.prune.budget;
-  return b && { maxIncrease: relative(b.max_increase), tolerance: b.tolerance };
+  return b && budgetRequest(b);
 }
 
 /**

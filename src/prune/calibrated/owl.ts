@@ -79,7 +79,10 @@ export const owl: PruneMethod<OwlOptions> = {
   scope: "row",
   calibrated: true,
   updatesWeights: true,
+  optionKey: "base",
   parseOptions: parseOwlOptions,
+  // Wanda is the default base, and its runs keep the plain name.
+  runIdParts: (raw) => (raw.base === "sparsegpt" ? ["sparsegpt"] : []),
   describeOptions: (o) => ({ base: o.base, m: o.m, lambda: o.lambda }),
   async selectMasks(targets, { sparsity, options }, context): Promise<MaskSet> {
     const calibration = asCalibration(context.calibration, "owl");

@@ -9,7 +9,7 @@ import { graphOf } from "../../onnx/model.ts";
 import { cloneModel, findInitializer } from "../../onnx/graph.ts";
 import { setFloatValues } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
-import { parseNM } from "../methods/nm.ts";
+import { parseNM, patternPart } from "../methods/nm.ts";
 import type { MaskSet, PruneContext, PruneMethod, PruneTarget } from "../types.ts";
 import { asCalibration, collectInputStats, targetInputs, type CalibrationData } from "./calibration.ts";
 import { SegmentedCalibration } from "./segments.ts";
@@ -122,8 +122,10 @@ export const sparsegpt: PruneMethod<SparseGptMethodOptions> = {
   scope: "matrix",
   calibrated: true,
   updatesWeights: true,
+  optionKey: "nm",
   parseOptions: (raw) => parseSparseGptOptions(raw),
   impliedSparsity: (o) => (o.nm ? (o.nm.m - o.nm.n) / o.nm.m : null),
+  runIdParts: patternPart,
   describeOptions: (o) => ({ ...(o.nm ? { nm: `${o.nm.n}:${o.nm.m}` } : {}), blocksize: o.blockSize, damp: o.damp, sequential: o.sequential, ...(o.wholeModel ? { whole_model: true } : {}) }),
   async selectMasks(targets, { sparsity, options }, context) {
     const calibration = asCalibration(context.calibration, "sparsegpt");

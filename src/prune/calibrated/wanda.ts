@@ -8,7 +8,7 @@
  */
 import { Bitmask } from "../bitmask.ts";
 import { PruneError } from "../errors.ts";
-import { parseNM } from "../methods/nm.ts";
+import { parseNM, patternPart } from "../methods/nm.ts";
 import { prunedCount } from "../rounding.ts";
 import type { MaskSet, PruneMethod, PruneTarget } from "../types.ts";
 import { asCalibration, denseInputStats, targetInputs } from "./calibration.ts";
@@ -65,11 +65,13 @@ export const wanda: PruneMethod<WandaOptions> = {
   description: "|w| x ||x||_2 per output, from calibration activations (Sun et al. 2023); nm: \"2:4\" for N:M",
   scope: "row",
   calibrated: true,
+  optionKey: "nm",
   parseOptions: (raw) => {
     const pattern = raw.nm ?? raw.pattern;
     return pattern === undefined ? {} : { nm: parseNM(pattern, "wanda nm") };
   },
   impliedSparsity: (o) => (o.nm ? (o.nm.m - o.nm.n) / o.nm.m : null),
+  runIdParts: patternPart,
   describeOptions: (o) => (o.nm ? { nm: `${o.nm.n}:${o.nm.m}` } : {}),
   async selectMasks(targets, { sparsity, options }, context) {
     const calibration = asCalibration(context.calibration, "wanda");

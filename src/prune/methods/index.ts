@@ -1,14 +1,4 @@
-import { registerMethod } from "../registry.ts";
-import { globalMagnitude, magnitude } from "./magnitude.ts";
-import { nm } from "./nm.ts";
-import { random } from "./random.ts";
-
-export { magnitude, globalMagnitude, random, nm };
-export { magnitudeMasks, globalMagnitudeMasks } from "./magnitude.ts";
-export { randomMasks, randomKeys } from "./random.ts";
-export { nmMasks, parseNM, type NMOptions } from "./nm.ts";
-
-registerMethod(magnitude);
-registerMethod(globalMagnitude);
-registerMethod(random);
-registerMethod(nm);
+/** The mask methods that need no data: magnitude (per matrix and global), random, N:M. Listed in ../registry.ts. */
+export { magnitude, globalMagnitude, magnitudeMasks, globalMagnitudeMasks } from "./magnitude.ts";
+export { random, randomMasks, randomKeys } from "./random.ts";
+export { nm, nmMasks, parseNM, patternPart, type NMOptions } from "./nm.ts";

@@ -49,7 +49,9 @@ export const magnitude: PruneMethod<MagnitudeOptions> = {
   description: "smallest |w| per matrix (torch l1_unstructured); scope: global for one threshold over all targets",
   scope: "matrix",
   calibrated: false,
+  optionKey: "scope",
   parseOptions: (raw) => parseScope(raw, "matrix"),
+  runIdParts: (raw) => (raw.scope === "global" ? ["global"] : []),
   describeOptions: (o) => ({ scope: o.scope }),
   selectMasks: (targets, { sparsity, options }) => select(targets, sparsity, options.scope),
 };
@@ -59,6 +61,7 @@ export const globalMagnitude: PruneMethod<MagnitudeOptions> = {
   description: "smallest |w| over all targets together (torch global_unstructured)",
   scope: "global",
   calibrated: false,
+  optionKey: "scope",
   parseOptions: (raw) => {
     const options = parseScope(raw, "global");
     if (options.scope !== "global") throw new PruneError(`global: scope must be "global" (use method magnitude for per-matrix)`);

@@ -8,6 +8,12 @@ export interface NMOptions {
   m: number;
 }
 
+/** The run id part of an N:M pattern written as a string under `pattern` or `nm` (methods with an N:M option). */
+export function patternPart(raw: Record<string, unknown>): string[] {
+  const pattern = raw.pattern ?? raw.nm;
+  return typeof pattern === "string" ? [pattern] : [];
+}
+
 export function parseNM(raw: unknown, where = "nm"): NMOptions {
   let n: unknown;
   let m: unknown;
@@ -87,11 +93,13 @@ export const nm: PruneMethod<NMOptions> = {
   description: "N:M semi-structured: keep the N largest |w| of every M consecutive inputs of each output",
   scope: "group",
   calibrated: false,
+  optionKey: "pattern",
   parseOptions: (raw) => {
     const pattern = raw.pattern ?? raw.nm ?? (raw.n !== undefined || raw.m !== undefined ? { n: raw.n, m: raw.m } : "2:4");
     return parseNM(pattern, "nm pattern");
   },
   impliedSparsity: ({ n, m }) => (m - n) / m,
+  runIdParts: (raw) => (typeof raw.pattern === "string" ? [raw.pattern] : []),
   describeOptions: ({ n, m }) => ({ pattern: `${n}:${m}` }),
   selectMasks: (targets, { options }) => nmMasks(targets, options),
 };

@@ -59,6 +59,7 @@ export const random: PruneMethod<RandomOptions> = {
     if (raw.seed !== undefined && !Number.isSafeInteger(raw.seed)) throw new PruneError(`random option seed: ${JSON.stringify(raw.seed)} is not an integer`);
     return raw.seed === undefined ? {} : { seed: raw.seed as number };
   },
+  runIdParts: (raw) => (raw.seed === undefined ? [] : [`seed=${String(raw.seed)}`]),
   describeOptions: (o) => (o.seed === undefined ? {} : { seed: o.seed }),
   selectMasks: (targets, { sparsity, options }, context) => randomMasks(targets, sparsity, options.seed ?? context.seed),
 };

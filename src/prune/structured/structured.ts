@@ -37,18 +37,6 @@ export interface StructuredOptions {
   headCount?: number;
 }
 
-/**
- * Options of `structured` in a config's prune.methods (`{ structured: { heads_count: 4 } }`):
- * the head count for graphs that do not show it.
- */
-export function parseStructuredOptions(raw: Record<string, unknown>, where = "structured"): { headCount?: number } {
-  for (const key of Object.keys(raw)) if (key !== "heads_count") throw new PruneError(`${where}: unknown option ${JSON.stringify(key)} (known: heads_count)`);
-  if (raw.heads_count === undefined) return {};
-  const n = Number(raw.heads_count);
-  if (!Number.isSafeInteger(n) || n < 1) throw new PruneError(`${where}.heads_count: ${JSON.stringify(raw.heads_count)} is not a positive integer`);
-  return { headCount: n };
-}
-
 /** onnxruntime's fused attention ops, whose num_heads attribute carries the head count. */
 const FUSED_ATTENTION = new Set(["Attention", "MultiHeadAttention", "GroupQueryAttention"]);
 
