@@ -79,7 +79,23 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 
 /** "field.path: message" for each issue of a schema check (the file is the caller's to add). */
 export function formatIssues(error: ZodError): string[] {
-  return error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`);
+  return error.issues.flatMap((issue) => innermost(issue, []).map((i) => `${fieldPath(i.path)}: ${i.message}`));
+}
+
+type Issue = ZodError["issues"][number];
+
+/**
+ * A union (`perplexity: {...} | false`) fails as a whole at its own path; when all but one of
+ * its options rejected the value's kind outright, that option's issues are the real ones and
+ * name the field within (eval.perplexity.protocol, not eval.perplexity).
+ */
+function innermost(issue: Issue, prefix: readonly PropertyKey[]): { path: PropertyKey[]; message: string }[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union") {
+    const near = issue.errors.filter((branch) => branch.some((i) => i.path.length > 0));
+    if (near.length === 1) return near[0].flatMap((i) => innermost(i, path));
+  }
+  return [{ path, message: issue.message }];
 }
 
 export interface DescribedError {

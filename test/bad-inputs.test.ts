@@ -12,6 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { main } from "../src/cli.ts";
+import { graphOf, readModel } from "../src/onnx/model.ts";
+import { writeModel } from "../src/onnx/write.ts";
 import { SHARED_TOKENIZERS, TORCH_EXPORT, skipWithoutShared } from "./helpers/shared-data.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -120,7 +122,8 @@ test("run: a bad config among good ones stops everything before any work, naming
       ["unknown key", { prune: { sparsities: [0.5] } }, "prune"],
       ["bad name", { name: "my model!" }, "name"],
       ["finetune steps zero", { finetune: { steps: 0 } }, "finetune.steps"],
-      ["protocol unknown (the union names its parent)", { eval: { perplexity: { protocol: "bleu" } } }, "eval.perplexity"],
+      ["protocol unknown", { eval: { perplexity: { protocol: "bleu" } } }, "eval.perplexity.protocol", /expected one of "sliding-window"/],
+      ["latency batch not a number", { eval: { latency: { batch: ["one"] } } }, "eval.latency.batch[0]", /expected number/],
       ["YAML syntax", "name: [unclosed\n", "YAML"],
     ];
     for (const [label, patch, field, pattern] of cases) {
@@ -213,6 +216,57 @@ test("model files and flags: analyze, prune, eval and build refuse with one line
     ];
     for (const [label, args, code, names] of cases) await expectRefusal(label, { args, code, names, inputs });
     assert.equal(existsSync(out), false, "nothing written");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The demo decoder with NaN (or Inf) written into one initializer. */
+function withNonFinite(file: string, tensor: string, values: number[]): void {
+  const model = readModel(MODEL);
+  const t = graphOf(model).initializer.find((x) => x.name === tensor)!;
+  const copy = new Uint8Array(t.rawData);
+  const floats = new Float32Array(copy.buffer);
+  values.forEach((v, i) => (floats[i * 7] = v));
+  t.rawData = copy;
+  writeModel(model, file, { externalData: "never" });
+}
+
+test("NaN weights: eval, finetune, prune (random, structured, sparsegpt) and run refuse them in one line naming the file and initializer", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-nan-"));
+  try {
+    const weight = "transformer.h.0.attn.c_attn.weight";
+    const nan = path.join(dir, "nan.onnx");
+    withNonFinite(nan, weight, [NaN, NaN, NaN]);
+    const inf = path.join(dir, "inf.onnx");
+    withNonFinite(inf, "transformer.h.1.mlp.c_fc.weight", [Infinity, -Infinity]);
+    const out = path.join(dir, "p.onnx");
+    const inputs = [nan, inf, TOKENIZER];
+    const says = /initializer "transformer\.h\.0\.attn\.c_attn\.weight": 3 NaN values \(weights must be finite\)$/;
+    const cases: [string, string[], RegExp][] = [
+      ["eval", ["eval", nan, "--tokenizer", TOKENIZER, "--dataset", "bundled/test", "--seq-len", "32"], says],
+      ["eval latency only", ["eval", nan, "--latency", "--latency-seq-len", "16"], says],
+      ["finetune", ["finetune", nan, "--dataset", "bundled/train", "--tokenizer", TOKENIZER, "--steps", "1", "--seq-len", "16", "--out", out], says],
+      ["finetune --command", ["finetune", nan, "--command", "cp {model} {out}", "--out", out], says],
+      ["prune random", ["prune", nan, "--method", "random", "--sparsity", "0.5", "--out", out], says],
+      ["prune magnitude", ["prune", nan, "--method", "magnitude", "--sparsity", "0.5", "--out", out], says],
+      ["prune structured", ["prune", nan, "--method", "structured", "--heads", "0.5", "--out", out], says],
+      ["prune sparsegpt", ["prune", nan, "--method", "sparsegpt", "--sparsity", "0.5", "--calibration", "bundled/train", "--tokenizer", TOKENIZER, "--calibration-samples", "2", "--calibration-seq-len", "16", "--out", out], says],
+      ["prune Inf", ["prune", inf, "--method", "random", "--sparsity", "0.5", "--out", out], /initializer "transformer\.h\.1\.mlp\.c_fc\.weight": 2 Inf values/],
+      ["analyze", ["analyze", nan], says],
+    ];
+    for (const [label, args, pattern] of cases) {
+      const file = args[1];
+      await expectRefusal(label, { args, code: 1, names: [path.basename(file)], pattern, inputs });
+    }
+    assert.equal(existsSync(out), false, "nothing written");
+
+    // run: the preflight refuses the config before any work, naming the config, its field and the initializer.
+    const config = path.join(dir, "nan.yml");
+    writeFileSync(config, stringify(merge(goodConfig("nan"), { model: { path: nan }, finetune: { steps: 1, seq_len: 32 } })));
+    const runOut = path.join(dir, "out");
+    await expectRefusal("run", { args: ["run", config, "--out", runOut], code: 1, names: ["nan.yml", "model.path", "nan.onnx", weight], pattern: says, inputs: [...inputs, config] });
+    assert.equal(existsSync(path.join(runOut, "results")), false, "run: nothing ran");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,10 @@ import { absCumulative, summarize, type Layout } from "./group.ts";
 import { WeightPass, type PassGrids, type Unit } from "./pass.ts";
 import type { WeightSource } from "./source.ts";
 import { spearman } from "./spearman.ts";
-import { UserError } from "../errors.ts";
+import { DataType } from "../onnx/dtype.ts";
+import { countNonFinite, NonFiniteWeightsError, type NonFiniteCount } from "../onnx/finite.ts";
+
+export { NonFiniteWeightsError };
 
 export const DEFAULT_CUTOFFS = [0.1, 0.01, 0.001];
 
@@ -37,17 +40,23 @@ export interface AnalyzeOptions {
   onProgress?: (doneParams: number, totalParams: number) => void;
 }
 
-/** Raised when weights hold NaN or Inf: the analysis refuses them, naming every such tensor. */
-export class NonFiniteWeightsError extends UserError {
-  constructor(
-    readonly label: string,
-    readonly tensors: { name: string; count: number }[],
-  ) {
-    const list = tensors.map((t) => `${t.name} (${t.count})`).join(", ");
-    super(`${label}: initializers: NaN or Inf in ${tensors.length} tensor${tensors.length === 1 ? "" : "s"}: ${list}`, { file: label, field: "initializers" });
-  }
+/**
+ * The pass counts NaN and Inf together, in its bins; only when it found some are those tensors
+ * read again, to word the refusal as every command does (src/onnx/finite.ts).
+ */
+function nonFiniteCounts(source: WeightSource, params: readonly ParamInfo[], found: readonly { name: string }[]): NonFiniteCount[] {
+  const slice = 1 << 16;
+  const scratch = new Float32Array(slice);
+  return found.map(({ name }) => {
+    const p = params.find((x) => x.name === name)!;
+    const counts = { name, nan: 0, inf: 0 };
+    for (let start = 0; start < p.count; start += slice) {
+      const v = source.read(p, start, Math.min(slice, p.count - start), scratch);
+      countNonFinite(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), DataType.FLOAT, counts);
+    }
+    return counts;
+  });
 }
-
 
 /** Point c of the scale-free curve reported per layer (|w| < 0.1 sigma). */
 const SCALED_REFERENCE = 0.1;
@@ -76,7 +85,7 @@ export function analyzeWeights(options: AnalyzeOptions): Analysis {
     units,
   );
   for (const unit of units) pass.scan(unit);
-  if (pass.nonFinite.length > 0) throw new NonFiniteWeightsError(options.label, pass.nonFinite);
+  if (pass.nonFinite.length > 0) throw new NonFiniteWeightsError(options.label, nonFiniteCounts(options.source, options.params, pass.nonFinite));
   return assemble(pass, units, counts, grids, options.linearQuantile ?? 0.995, Math.max(0, (clock() - started) / 1000));
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
+import { checkFiniteWeights } from "../onnx/finite.ts";
 import { readModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import { mapModel } from "../models/index.ts";
@@ -66,6 +67,7 @@ export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptio
   if (!o.out) throw new UsageError("--out <tuned.onnx> is required");
   if (o.provider !== undefined && o.provider !== "cpu" && o.provider !== "cuda") throw new UsageError(`--provider: expected cpu or cuda, got ${JSON.stringify(o.provider)}`);
   const model = readModel(modelFile);
+  checkFiniteWeights(model);
   let masks: Masks | undefined;
   if (o.mask) masks = loadMasks(o.mask);
   else if (o.keepZeros) masks = masksFromZeros(model);

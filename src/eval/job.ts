@@ -3,6 +3,7 @@
  * fingerprint. Plain data in, plain data out, so it can run in a worker thread.
  */
 import type { Family } from "../models/types.ts";
+import { checkFiniteWeights } from "../onnx/finite.ts";
 import { readModel } from "../onnx/model.ts";
 import type { Latency, Perplexity, Runner } from "../results/schema.ts";
 import { defaultCacheDir, readDataset } from "../data/index.ts";
@@ -67,6 +68,7 @@ export interface EvalOutcome {
 
 export async function runEvalJob(job: EvalJob, hooks: { shouldStop?: () => boolean; onProgress?: (p: EvalProgress) => void } = {}): Promise<EvalOutcome> {
   const model = readModel(job.model);
+  checkFiniteWeights(model);
   const family = job.family ?? detectFamily(model);
   let provider: Provider = job.provider ?? "cpu";
   const warnings: string[] = [];

@@ -7,6 +7,7 @@ import type { Protocol } from "../eval/protocols.ts";
 import { loadTokenizer } from "../eval/tokenizer.ts";
 import { fitSequenceLength, mapModel, modelLimits, type ModelLimits } from "../models/index.ts";
 import type { ModelMap } from "../models/types.ts";
+import { checkFiniteWeights } from "../onnx/finite.ts";
 import { readModel, type OnnxModel } from "../onnx/model.ts";
 import { getMethod } from "../prune/registry.ts";
 import { chooseTargets } from "../prune/targets.ts";
@@ -81,6 +82,7 @@ export async function preflightConfig(loaded: LoadedConfig, options: { cacheDir:
   }
   const where = config.model.hf ? "model.hf" : "model.path";
   const model: OnnxModel | undefined = files && attempt(where, () => readModel(files.model));
+  if (model) attempt(where, () => checkFiniteWeights(model));
   const map = model && attempt(where, () => mapModel(model, { family: config.model.family }));
   if (model && map && config.model.family) {
     const seen = (() => {

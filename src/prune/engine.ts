@@ -4,6 +4,7 @@ import type { ModelMap } from "../models/types.ts";
 import { dataTypeName, elementBytes } from "../onnx/dtype.ts";
 import { tensorSource } from "../onnx/chunks.ts";
 import { encodeFloats, isExternal } from "../onnx/tensor.ts";
+import { checkFiniteWeights } from "../onnx/finite.ts";
 import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import type { Bitmask } from "./bitmask.ts";
@@ -238,6 +239,7 @@ export async function pruneFile(options: PruneFileOptions): Promise<PruneResult>
     throw new PruneError(`--out ${options.output} is the input model; write the pruned model to a new file`);
   }
   const model = readModel(options.input);
+  checkFiniteWeights(model);
   refuseOverwritingInputData(model, options.output);
   const map = typeof options.map === "function" ? options.map(model) : (options.map ?? mapModel(model));
   const read = now();

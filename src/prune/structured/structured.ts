@@ -12,6 +12,7 @@
 import type { GraphProto, NodeProto } from "onnx-buf";
 import { mapModel } from "../../models/index.ts";
 import type { ModelMap, ParamInfo } from "../../models/types.ts";
+import { checkFiniteWeights } from "../../onnx/finite.ts";
 import { readModel } from "../../onnx/model.ts";
 import { writeModel } from "../../onnx/write.ts";
 import { DataType } from "../../onnx/dtype.ts";
@@ -289,6 +290,7 @@ export interface StructuredFileOptions extends StructuredOptions {
 /** Reads a model, removes heads and neurons, writes the smaller model (atomically). */
 export function pruneStructuredFile(options: StructuredFileOptions): StructuredResult & { output: string } {
   const model = readModel(options.input);
+  checkFiniteWeights(model);
   const result = pruneStructured(model, mapModel(model), options);
   writeModel(model, options.output, { externalData: options.externalData ?? "auto" });
   options.log?.(`structured: ${result.paramsBefore} -> ${result.paramsAfter} parameters (${result.blocks.length} blocks rewritten) -> ${options.output}`);

@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{RunInterrupted,createStopSignal,resultFile,runConfigs}from"./chunk-KXB2W32S.js";import"./chunk-BNY6IX6L.js";import"./chunk-IQY6Y5XE.js";import"./chunk-FZP3URMF.js";import"./chunk-VTKLSYZG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
