@@ -9,24 +9,11 @@
  * caller therefore shifts: labels[t] = input_ids[t + 1]. The `nll` output is -log p(label) at
  * scored positions and exactly 0 at ignored ones; counts are the number of labels != -100.
  */
-import { create } from "@bufbuild/protobuf";
-import {
-  AttributeProto_AttributeType as AttributeType,
-  AttributeProtoSchema,
-  NodeProtoSchema,
-  TensorProtoSchema,
-  TypeProtoSchema,
-  TypeProto_TensorSchema,
-  TensorShapeProtoSchema,
-  TensorShapeProto_DimensionSchema,
-  ValueInfoProtoSchema,
-  type NodeProto,
-  type ValueInfoProto,
-} from "onnx-buf";
+import type { GraphProto, ValueInfoProto } from "onnx-buf";
 import type { Family } from "../models/types.ts";
 import { DataType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
-import { defaultOpset } from "../onnx/emit.ts";
+import { defaultOpset, Emitter, valueInfoFor } from "../onnx/emit.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 
 export const IGNORE_INDEX: number = -100;
@@ -134,81 +121,19 @@ export function addLossGraph(model: OnnxModel, options: LossGraphOptions): LossG
     if (taken.has(name)) throw new OnnxFormatError(model.file, "graph", `already has a value named ${JSON.stringify(name)}; choose another name for the loss graph`);
   }
 
-  const p = "prunebench_loss/";
-  const nodes: NodeProto[] = [];
-  const node = (opType: string, input: string[], output: string[], attrs: Record<string, number> = {}) =>
-    nodes.push(
-      create(NodeProtoSchema, {
-        name: `${p}${opType}_${nodes.length}`,
-        opType,
-        input,
-        output,
-        attribute: Object.entries(attrs).map(([name, i]) => create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(i) })),
-      }),
-    );
-  const axesAttr = (axes: number[]) => create(AttributeProtoSchema, { name: "axes", type: AttributeType.INTS, ints: axes.map(BigInt) });
-
-  const constants = [
-    scalarInt64(`${p}ignore`, IGNORE_INDEX),
-    scalarInt64(`${p}zero_id`, 0),
-    create(TensorProtoSchema, { name: `${p}zero`, dataType: DataType.FLOAT, dims: [], rawData: new Uint8Array(4) }),
-    create(TensorProtoSchema, { name: `${p}axes`, dataType: DataType.INT64, dims: [1n], rawData: int64Bytes([-1]) }),
-  ];
-
+  // The copy shares initializers by reference; its node and value lists are its own.
+  const symbolic = (name: string, dtype: DataType) => valueInfoFor(name, { dtype, shape: ["batch", "sequence"] });
+  const copyGraph: GraphProto = { ...graph, node: [...graph.node], input: [...graph.input, symbolic(labels, DataType.INT64)], output: [symbolic(nll, DataType.FLOAT)], initializer: [...graph.initializer] };
+  const e = new Emitter(copyGraph, { prefix: "prunebench_loss/", opset });
   // fp16 logits: LogSoftmax in fp16 loses the small probabilities that perplexity is made of.
   const elem = tensorType(logitsInfo)?.elemType ?? DataType.FLOAT;
-  let source = logits;
-  if (elem !== DataType.FLOAT) {
-    node("Cast", [logits], [`${p}logits_f32`], { to: DataType.FLOAT });
-    source = `${p}logits_f32`;
-  }
-  node("LogSoftmax", [source], [`${p}logp`], { axis: -1 });
-  node("Equal", [labels, `${p}ignore`], [`${p}ignored`]);
-  node("Where", [`${p}ignored`, `${p}zero_id`, labels], [`${p}safe`]);
-  if (opset >= 13) node("Unsqueeze", [`${p}safe`, `${p}axes`], [`${p}index`]);
-  else {
-    node("Unsqueeze", [`${p}safe`], [`${p}index`]);
-    nodes.at(-1)!.attribute.push(axesAttr([-1]));
-  }
-  node("GatherElements", [`${p}logp`, `${p}index`], [`${p}picked`], { axis: -1 });
-  if (opset >= 13) node("Squeeze", [`${p}picked`, `${p}axes`], [`${p}logp_label`]);
-  else {
-    node("Squeeze", [`${p}picked`], [`${p}logp_label`]);
-    nodes.at(-1)!.attribute.push(axesAttr([-1]));
-  }
-  node("Neg", [`${p}logp_label`], [`${p}nll_all`]);
-  node("Where", [`${p}ignored`, `${p}zero`, `${p}nll_all`], [nll]);
+  const logp = e.op("LogSoftmax", [elem === DataType.FLOAT ? logits : e.op("Cast", [logits], { to: DataType.FLOAT })], { axis: -1 });
+  const ignored = e.op("Equal", [labels, e.int(IGNORE_INDEX)]);
+  const safe = e.op("Where", [ignored, e.int(0), labels]);
+  const picked = e.op("GatherElements", [logp, e.withAxes("Unsqueeze", safe, [-1])], { axis: -1 });
+  const nllAll = e.op("Neg", [e.withAxes("Squeeze", picked, [-1])]);
+  e.add({ opType: "Where", inputs: [ignored, e.scalar(0), nllAll], outputs: [nll] });
 
-  const dims = ["batch", "sequence"].map((d) => create(TensorShapeProto_DimensionSchema, { value: { case: "dimParam", value: d } }));
-  const info = (name: string, elemType: number) =>
-    create(ValueInfoProtoSchema, {
-      name,
-      type: create(TypeProtoSchema, {
-        value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType, shape: create(TensorShapeProtoSchema, { dim: dims }) }) },
-      }),
-    });
-
-  const copy: OnnxModel = {
-    file: model.file,
-    dir: model.dir,
-    proto: {
-      ...model.proto,
-      graph: {
-        ...graph,
-        node: [...graph.node, ...nodes],
-        input: [...graph.input, info(labels, DataType.INT64)],
-        output: [info(nll, DataType.FLOAT)],
-        initializer: [...graph.initializer, ...constants],
-      },
-    },
-  };
+  const copy: OnnxModel = { file: model.file, dir: model.dir, proto: { ...model.proto, graph: copyGraph } };
   return { model: copy, labels, nll, inputs: modelInputs(model), vocab: logitsVocab(logitsInfo) };
-}
-
-function int64Bytes(values: number[]): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(BigInt64Array.from(values, (v) => BigInt(v)).buffer);
-}
-
-function scalarInt64(name: string, value: number) {
-  return create(TensorProtoSchema, { name, dataType: DataType.INT64, dims: [], rawData: int64Bytes([value]) });
 }

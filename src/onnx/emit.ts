@@ -264,7 +264,10 @@ export class Emitter {
     const name = names.fresh(`${this.prefix}${spec.name ?? spec.opType}`);
     const outputs = spec.outputs ?? Array.from({ length: spec.count ?? 1 }, (_, i) => names.fresh(`${name}_output_${i}`));
     for (const o of outputs) names.reserve(o);
-    const node = create(NodeProtoSchema, { name, opType: spec.opType, domain: spec.domain ?? "", input: spec.inputs, output: outputs, attribute: attributeList(spec.attributes) });
+    // No domain field for the default one: proto2 writes a field set to its default, and the
+    // built models keep the bytes torch.onnx.export gives them.
+    const domain = spec.domain ? { domain: spec.domain } : {};
+    const node = create(NodeProtoSchema, { name, opType: spec.opType, ...domain, input: spec.inputs, output: outputs, attribute: attributeList(spec.attributes) });
     if (spec.index === undefined) this.into.node.push(node);
     else this.into.node.splice(spec.index, 0, node);
     return node;

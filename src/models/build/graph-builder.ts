@@ -1,17 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  GraphProtoSchema,
-  ModelProtoSchema,
-  NodeProtoSchema,
-  OperatorSetIdProtoSchema,
-  TensorProtoSchema,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-  type ValueInfoProto,
-} from "onnx-buf";
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema, type ModelProto, type TensorProto } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
-import { makeAttribute, valueInfoFor, type AttributeValue } from "../../onnx/emit.ts";
+import { Emitter, namesOf, valueInfoFor, type Attributes } from "../../onnx/emit.ts";
 
 /** How a built weight's values are made. */
 export type WeightInit =
@@ -32,8 +22,6 @@ export interface WeightSpec {
   init: WeightInit;
 }
 
-type AttrValue = AttributeValue;
-
 /** The opset built graphs use: what optimum exports at by default, with LayerNorm decomposed. */
 export const BUILD_OPSET = 14;
 
@@ -43,12 +31,11 @@ export const BUILD_OPSET = 14;
  * specs are kept so they can be generated one by one when the model is written.
  */
 export class GraphBuilder {
-  readonly nodes: NodeProto[] = [];
+  /** Nodes, inputs and outputs; initializers are added when the model is made. */
+  private readonly graph = create(GraphProtoSchema, { name: "main_graph" });
+  private readonly e = new Emitter(this.graph, { opset: BUILD_OPSET });
   readonly weights: WeightSpec[] = [];
-  readonly inputs: ValueInfoProto[] = [];
-  readonly outputs: ValueInfoProto[] = [];
   private scopes: string[] = [];
-  private counts = new Map<string, number>();
   private matmulCounter = 0;
 
   scope<T>(name: string, body: () => T): T {
@@ -61,15 +48,16 @@ export class GraphBuilder {
   }
 
   input(name: string, dataType: DataType, dims: (string | number)[]): string {
-    this.inputs.push(valueInfoFor(name, { dtype: dataType, shape: dims }));
+    this.graph.input.push(valueInfoFor(name, { dtype: dataType, shape: dims }));
     return name;
   }
 
   output(name: string, dataType: DataType, dims: (string | number)[]): void {
-    this.outputs.push(valueInfoFor(name, { dtype: dataType, shape: dims }));
+    this.graph.output.push(valueInfoFor(name, { dtype: dataType, shape: dims }));
   }
 
   weight(name: string, shape: number[], init: WeightInit, dataType: DataType = DataType.FLOAT): string {
+    namesOf(this.graph).reserve(name);
     this.weights.push({ name, shape, dataType, init });
     return name;
   }
@@ -79,26 +67,13 @@ export class GraphBuilder {
     return `onnx::MatMul_${1000 + this.matmulCounter++}`;
   }
 
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputs = 1, outputNames?: string[]): string[] {
-    const prefix = this.scopes.length ? `/${this.scopes.join("/")}` : "";
-    const key = `${prefix}/${opType}`;
-    const n = this.counts.get(key) ?? 0;
-    this.counts.set(key, n + 1);
-    const name = `${key}${n ? `_${n}` : ""}`;
-    const out = outputNames ?? Array.from({ length: outputs }, (_, i) => `${name}_output_${i}`);
-    this.nodes.push(
-      create(NodeProtoSchema, {
-        name,
-        opType,
-        input: inputs,
-        output: out,
-        attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
-      }),
-    );
-    return out;
+  /** A node named as torch scopes it (/h.0/attn/MatMul, then /h.0/attn/MatMul_1), outputs `<name>_output_<i>` unless named. */
+  op(opType: string, inputs: string[], attrs: Attributes = {}, outputs = 1, outputNames?: string[]): string[] {
+    const scope = this.scopes.length ? `/${this.scopes.join("/")}` : "";
+    return this.e.add({ opType, inputs, attributes: attrs, count: outputs, outputs: outputNames, name: `${scope}/${opType}` }).output;
   }
 
-  op1(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
+  op1(opType: string, inputs: string[], attrs: Attributes = {}): string {
     return this.op(opType, inputs, attrs)[0];
   }
 
@@ -124,11 +99,11 @@ export class GraphBuilder {
       docString,
       opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(BUILD_OPSET) })],
       graph: create(GraphProtoSchema, {
-        name: "main_graph",
-        node: this.nodes,
+        name: this.graph.name,
+        node: this.graph.node,
         initializer,
-        input: this.inputs,
-        output: this.outputs,
+        input: this.graph.input,
+        output: this.graph.output,
       }),
     });
   }
