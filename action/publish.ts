@@ -1,5 +1,6 @@
 import path from "node:path";
 import * as core from "@actions/core";
+import { describeError } from "../src/errors.ts";
 import { writeFileAtomic } from "../src/util/atomic.ts";
 import type { Result } from "../src/results/schema.ts";
 import type { ActionContext } from "../src/github/context.ts";
@@ -50,7 +51,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
       return await fn();
     } catch (error) {
       failures.push(what);
-      log.error(`${what} failed: ${describeError(error)}`);
+      log.error(`${what} failed: ${describeApiError(error)}`);
       return undefined;
     }
   };
@@ -117,7 +118,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
     reportPath = await writePrReportFiles(reportDir, report);
   } catch (error) {
     // Charts that fail to render must not cost the report itself.
-    log.error(`writing the report's chart files failed: ${describeError(error)}`);
+    log.error(`writing the report's chart files failed: ${describeApiError(error)}`);
     failures.push("writing chart files");
     writeFileAtomic(reportPath, report.markdown);
   }
@@ -150,7 +151,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
         return await upsertComment({ ...comment, body: report.markdown });
       } catch (error) {
         if (!isBodyTooLong(error)) throw error;
-        log.warning(`the PR comment was refused for its size (${describeError(error)}); posting a short one that links to the job summary and the artifact`);
+        log.warning(`the PR comment was refused for its size (${describeApiError(error)}); posting a short one that links to the job summary and the artifact`);
         return upsertComment({ ...comment, body: renderShortReport(report, { runUrl }, comment.marker) });
       }
     });
@@ -224,12 +225,14 @@ async function baseCommitOf(options: PublishOptions, target: PullTarget | undefi
 }
 
 /**
- * One line with the HTTP status, GitHub's message and its errors[].message (a 422 says there
- * why: "body is too long (maximum is 65536 characters)"), never the request's headers (the token).
+ * An Octokit/HTTP error on one line: the HTTP status, GitHub's message and its errors[].message
+ * (a 422 says there why: "body is too long (maximum is 65536 characters)"), never the request's
+ * headers (the token). Anything else (a file-system error, a user error) is described as the CLI
+ * describes it (src/errors.ts), its lines joined.
  */
-export function describeError(error: unknown): string {
+export function describeApiError(error: unknown): string {
   const e = error as { status?: number; message?: string; response?: { data?: { message?: string; errors?: Array<{ message?: string; code?: string; field?: string } | string> } } };
-  if (typeof e?.status !== "number") return e instanceof Error ? e.message : String(error);
+  if (typeof e?.status !== "number") return describeError(error).lines.join("; ");
   const data = e.response?.data;
   const reasons = (Array.isArray(data?.errors) ? data.errors : [])
     .map((x) => (typeof x === "string" ? x : (x.message ?? [x.field, x.code].filter(Boolean).join(" "))))

@@ -6,7 +6,7 @@ import { readInputs, type ActionInputs } from "./inputs.ts";
 import { actionsLogger, type Logger } from "./log.ts";
 import { loadRunConfigs, type RunConfigs } from "./pipeline.ts";
 import { runShard } from "./run-shard.ts";
-import { publish, describeError } from "./publish.ts";
+import { publish, describeApiError } from "./publish.ts";
 
 export interface ActionDeps {
   env: NodeJS.ProcessEnv;
@@ -54,8 +54,8 @@ export async function runAction(deps: ActionDeps): Promise<number> {
     }
     return 0;
   } catch (error) {
-    log.error(`prunebench: ${describeError(error)}`);
-    if (!(error instanceof Error) || !/^HTTP /.test(describeError(error))) log.debug(String((error as Error)?.stack ?? error));
+    log.error(`prunebench: ${describeApiError(error)}`);
+    if (!(error instanceof Error) || !/^HTTP /.test(describeApiError(error))) log.debug(String((error as Error)?.stack ?? error));
     return 1;
   }
 }
