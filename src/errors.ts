@@ -44,6 +44,16 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * Stopped by Ctrl-C (or a stop request) before the work was done: exit 130. Nothing
+ * unfinished is recorded (no failed run, no journal entry), so the same command resumes.
+ */
+export class RunInterrupted extends UserError {
+  constructor(readonly stage: string) {
+    super(`interrupted during ${stage}; finished stages are saved, run the same command again to resume`, { exitCode: EXIT.interrupted });
+  }
+}
+
 /** Several problems found together (every config is checked before any work starts). */
 export class UserErrors extends UserError {
   constructor(readonly errors: UserError[]) {

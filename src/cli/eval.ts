@@ -2,6 +2,9 @@ import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
 import type { Family } from "../models/types.ts";
 import { createProgress } from "../pipeline/progress.ts";
+import { createStopSignal } from "../pipeline/context.ts";
+import { RunInterrupted } from "../errors.ts";
+import { withInterrupt } from "./interrupt.ts";
 import type { EvalJob, EvalOutcome } from "../eval/job.ts";
 import type { Protocol } from "../eval/protocols.ts";
 import { runInWorker } from "../eval/worker-client.ts";
@@ -146,40 +149,45 @@ export function fitJobToModel(job: EvalJob, options: EvalCommandOptions, log: (l
   }
 }
 
+/**
+ * `prunebench eval`. Ctrl-C at any moment (loading, tokenizing, creating the session, scoring)
+ * stops after the current batch: what was measured is printed (and written to --json) marked
+ * partial, and the command ends in RunInterrupted, exit 130. --time-limit stops the same way
+ * but is no interruption: its partial result exits 0.
+ */
 export async function evalCommand(model: string, options: EvalCommandOptions, io: { stdout?: { write(text: string): unknown } } = {}): Promise<EvalOutcome> {
-  const job = jobFromOptions(model, options);
-  const progress = createProgress();
-  fitJobToModel(job, options, (line) => progress.log(line));
-  let stage = "";
-  const run = runInWorker(job, {
-    timeLimitMs: num(options.timeLimit, "--time-limit") !== undefined ? num(options.timeLimit, "--time-limit")! * 1000 : undefined,
-    onProgress: (p) => {
-      if (p.stage !== stage) {
-        if (stage) progress.stop();
-        stage = p.stage;
-        progress.start(p.stage, p.total);
-      }
-      progress.update(p.done, p.detail);
-    },
+  const stop = createStopSignal();
+  return withInterrupt(stop, "interrupted: finishing the current batch, the result will be marked partial (Ctrl-C again to quit now)", async () => {
+    const job = jobFromOptions(model, options);
+    const progress = createProgress();
+    fitJobToModel(job, options, (line) => progress.log(line));
+    if (stop.requested) throw new RunInterrupted("evaluation");
+    progress.log(`eval ${model}: ${[job.perplexity && "perplexity", job.latency && "latency"].filter(Boolean).join(" and ")} on ${job.provider ?? "cpu"}`);
+    let stage = "";
+    const run = runInWorker(job, {
+      timeLimitMs: num(options.timeLimit, "--time-limit") !== undefined ? num(options.timeLimit, "--time-limit")! * 1000 : undefined,
+      onProgress: (p) => {
+        if (p.stage !== stage) {
+          if (stage) progress.stop();
+          stage = p.stage;
+          progress.start(p.stage, p.total);
+        }
+        progress.update(p.done, p.detail);
+      },
+    });
+    const unsubscribe = stop.onRequest(() => run.stop());
+    let outcome: EvalOutcome;
+    try {
+      outcome = await run.result;
+    } finally {
+      unsubscribe();
+      if (stage) progress.stop();
+    }
+    if (options.json) writeJsonAtomic(options.json, outcome);
+    (io.stdout ?? process.stdout).write(`${outcomeSummary(outcome)}\n`);
+    if (stop.requested && outcome.partial) throw new RunInterrupted(stage || "evaluation");
+    return outcome;
   });
-  let interrupted = 0;
-  const onSigint = () => {
-    interrupted++;
-    if (interrupted > 1) process.exit(130);
-    progress.log("interrupted: finishing the current batch, the result will be marked partial (Ctrl-C again to quit now)");
-    run.stop();
-  };
-  process.on("SIGINT", onSigint);
-  let outcome: EvalOutcome;
-  try {
-    outcome = await run.result;
-  } finally {
-    process.off("SIGINT", onSigint);
-    if (stage) progress.stop();
-  }
-  if (options.json) writeJsonAtomic(options.json, outcome);
-  (io.stdout ?? process.stdout).write(`${outcomeSummary(outcome)}\n`);
-  return outcome;
 }
 
 export function register(program: Command): void {

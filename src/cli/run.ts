@@ -5,6 +5,7 @@ import { EXIT, UserError } from "../errors.ts";
 import { createStopSignal, runConfigs } from "../pipeline/index.ts";
 import type { ChartMode } from "../report/types.ts";
 import { UsageError } from "./errors.ts";
+import { withInterrupt } from "./interrupt.ts";
 
 interface RunCliOptions {
   out: string;
@@ -44,21 +45,13 @@ export function register(program: Command): void {
     .action(async (configs: string[], opts: RunCliOptions) => {
       const stop = createStopSignal();
       // First Ctrl-C stops after the current batch and keeps finished stages; a second one kills.
-      const onSigint = () => {
-        if (stop.requested) process.exit(130);
-        console.error("\nstopping after the current batch (Ctrl-C again to kill); run the same command to resume");
-        stop.request();
-      };
-      process.on("SIGINT", onSigint);
-      try {
+      await withInterrupt(stop, "stopping after the current batch (Ctrl-C again to kill); run the same command to resume", async () => {
         const done = await runConfigs({ configs: configFiles(configs), outDir: opts.out, cacheDir: opts.cache, stop, charts: opts.charts as ChartMode, report: opts.report, providers: parseProviders(opts.providers) });
         for (const f of done.resultFiles) console.error(`results: ${f}`);
         if (done.reportFile) console.error(`report: ${done.reportFile} (${done.report?.verdict.state})`);
         const failed = done.results.flatMap((r) => r.runs.filter((run) => run.error).map((run) => `${r.model} ${run.id}`));
         // The sweep went on past them and everything is written; the exit code still says so (CI must not go green).
         if (failed.length) throw new UserError(`${failed.length} run${failed.length === 1 ? "" : "s"} failed: ${failed.slice(0, 5).join(", ")}${failed.length > 5 ? ", ..." : ""} (the errors are in the results and at the top of the report)`, { exitCode: EXIT.runsFailed });
-      } finally {
-        process.off("SIGINT", onSigint);
-      }
+      });
     });
 }

@@ -2,7 +2,7 @@
  * Worker-thread entry: session.run blocks its thread for the whole forward pass, so the
  * evaluation runs here and the main thread stays free for progress, SIGINT and time limits.
  * Stop requests arrive through a shared flag, read between batches (a message would wait
- * behind the blocked event loop).
+ * behind the blocked event loop). A job that throws once a stop was asked for reports "stopped".
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { UserError } from "../errors.ts";
@@ -17,7 +17,9 @@ runEvalJob(job, {
 }).then(
   (outcome) => parentPort!.postMessage({ type: "result", outcome }),
   (error: unknown) =>
-    parentPort!.postMessage({
+    // A stop mid-start (loading, tokenizing, creating the session) ends in whatever that step
+    // throws, e.g. "stopped before any token was scored": it is the stop, not a failure.
+    parentPort!.postMessage(Atomics.load(flag, 0) !== 0 ? { type: "stopped" } : {
       type: "error",
       message: error instanceof Error ? error.message : String(error),
       name: error instanceof Error ? error.name : "Error",

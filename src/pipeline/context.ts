@@ -4,14 +4,9 @@ import type { Runner } from "../results/schema.ts";
 import type { StageJournal } from "./journal.ts";
 import type { SequenceLengths } from "./preflight.ts";
 import type { Progress } from "./progress.ts";
-import { EXIT, UserError } from "../errors.ts";
 
 /** Raised when the user (SIGINT) or a time limit stops a run; finished stages are kept. */
-export class RunInterrupted extends UserError {
-  constructor(readonly stage: string) {
-    super(`interrupted during ${stage}; finished stages are saved, run the same command again to resume`, { exitCode: EXIT.interrupted });
-  }
-}
+export { RunInterrupted } from "../errors.ts";
 
 /** A cooperative stop flag shared by every stage of a run. */
 export interface StopSignal {

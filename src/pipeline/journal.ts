@@ -8,38 +8,96 @@ import { writeJsonAtomic } from "../util/atomic.ts";
  * finishes, keyed by the config hash and the stage's own id, so a run killed at any point
  * (SIGINT, kill -9, a lost runner) starts again where it stopped and a changed config never
  * reuses stale work.
+ *
+ * Paths inside the output folder (artifacts: pruned and tuned models, masks) are stored
+ * relative to it, as "$OUT/<model>/artifacts/...", so a folder that is moved, renamed or
+ * restored from a CI cache elsewhere still resumes. A stage whose artifact is gone (a cache
+ * that kept the journal but not the models) reads as not done, and is redone.
  */
 export interface StageJournal {
   readonly dir: string;
   has(stage: string): boolean;
   get<T>(stage: string): T | undefined;
   put<T>(stage: string, value: T): void;
-  /** A file path for a stage's artifact (a pruned model, a mask), under the journal. */
+  /** An absolute file path for a stage's artifact (a pruned model, a mask), under the journal. */
   artifact(stage: string, fileName: string): string;
 }
 
+/** Marks a path stored relative to the output folder. */
+const OUT_PREFIX = "$OUT/";
+/** Records written with relative paths say so; older ones hold absolute paths. */
+const RELATIVE_PATHS = "relative-to-out";
+
+interface StageRecord<T> {
+  stage: string;
+  configHash: string;
+  finishedAt: string;
+  paths?: typeof RELATIVE_PATHS;
+  value: T;
+}
+
 export function openJournal(outDir: string, model: string, configHash: string): StageJournal {
-  const dir = path.join(outDir, model, "stages");
+  const out = path.resolve(outDir);
+  const dir = path.join(out, model, "stages");
   mkdirSync(dir, { recursive: true });
   const fileOf = (stage: string) => path.join(dir, `${stageKey(configHash, stage)}.json`);
-  return {
+  const journal: StageJournal = {
     dir,
-    has: (stage) => existsSync(fileOf(stage)),
+    has: (stage) => journal.get(stage) !== undefined,
     get<T>(stage: string): T | undefined {
       const file = fileOf(stage);
       if (!existsSync(file)) return undefined;
-      const record = JSON.parse(readFileSync(file, "utf8")) as { stage: string; value: T };
-      return record.stage === stage ? record.value : undefined;
+      const record = JSON.parse(readFileSync(file, "utf8")) as StageRecord<T>;
+      if (record.stage !== stage) return undefined;
+      const missing: string[] = [];
+      const value = mapStrings(record.value, (s) => {
+        const resolved = record.paths === RELATIVE_PATHS ? fromStored(out, s) : fromOldAbsolute(out, model, s);
+        if (resolved !== s && !existsSync(resolved)) missing.push(resolved);
+        return resolved;
+      });
+      return missing.length ? undefined : (value as T);
     },
     put<T>(stage: string, value: T): void {
-      writeJsonAtomic(fileOf(stage), { stage, configHash, finishedAt: new Date().toISOString(), value });
+      const record: StageRecord<unknown> = { stage, configHash, finishedAt: new Date().toISOString(), paths: RELATIVE_PATHS, value: mapStrings(value, (s) => toStored(out, s)) };
+      writeJsonAtomic(fileOf(stage), record);
     },
     artifact(stage: string, fileName: string): string {
-      const folder = path.join(outDir, model, "artifacts", stageKey(configHash, stage));
+      const folder = path.join(out, model, "artifacts", stageKey(configHash, stage));
       mkdirSync(folder, { recursive: true });
       return path.join(folder, fileName);
     },
   };
+  return journal;
+}
+
+/** An absolute path inside the output folder as "$OUT/<relative>"; anything else as it is. */
+function toStored(out: string, s: string): string {
+  if (!path.isAbsolute(s)) return s;
+  const rel = path.relative(out, s);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? OUT_PREFIX + rel.split(path.sep).join("/") : s;
+}
+
+function fromStored(out: string, s: string): string {
+  return s.startsWith(OUT_PREFIX) ? path.join(out, ...s.slice(OUT_PREFIX.length).split("/")) : s;
+}
+
+/**
+ * A journal written before paths were relative: an absolute artifact path that no longer
+ * exists (the folder moved) is found again by its place under `<model>/artifacts/`.
+ */
+function fromOldAbsolute(out: string, model: string, s: string): string {
+  if (!path.isAbsolute(s) || existsSync(s)) return s;
+  const marker = `${path.sep}${model}${path.sep}artifacts${path.sep}`;
+  const at = s.lastIndexOf(marker);
+  return at < 0 ? s : path.join(out, model, "artifacts", s.slice(at + marker.length));
+}
+
+/** A JSON value with every string passed through `f` (object keys left as they are). */
+function mapStrings(value: unknown, f: (s: string) => string): unknown {
+  if (typeof value === "string") return f(value);
+  if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, f)]));
+  return value;
 }
 
 /** Short, file-name-safe and collision-free: a readable slug plus a hash of config and stage. */

@@ -185,9 +185,14 @@ async function denseControl(ctx: RunContext, result: Result, timed: Timed, save:
   save();
 }
 
-/** A run that failed keeps its error in the results; an interruption goes on up. */
+/**
+ * A run that failed keeps its error in the results; an interruption goes on up. Once a stop was
+ * asked for, any error is taken for the stop's doing (a step cut short can throw anything) and
+ * nothing is recorded: the run is redone on resume, never reported as failed.
+ */
 function recordFailure(ctx: RunContext, result: Result, planned: PlannedRun, error: unknown, finetuned: boolean): void {
   if (error instanceof RunInterrupted) throw error;
+  if (ctx.stop.requested) throw new RunInterrupted(planned.id);
   const message = error instanceof Error ? error.message : String(error);
   ctx.progress.log(`run ${planned.id} failed: ${message}`);
   result.runs.push({ ...runRecord(planned, 0, { params: 0, nonzeroParams: 0, sizeBytes: 0 }, { latency: [], warnings: [], seconds: 0 }, finetuned), error: message });

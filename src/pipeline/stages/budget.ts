@@ -80,6 +80,8 @@ async function runSearch(
     return { ...what, within: search.within, beyond: search.beyond, achieved, points: search.points, evaluations: search.evaluations, reused: search.reused };
   } catch (error) {
     if (error instanceof RunInterrupted) throw error;
+    // Whatever a step cut short by a stop throws is the stop's doing, not a failed search.
+    if (ctx.stop.requested) throw new RunInterrupted(`budget ${name}`);
     const message = error instanceof Error ? error.message : String(error);
     ctx.progress.log(`budget ${name} failed: ${message}`);
     const dense0 = { sparsity: 0, increase: 0, run: "dense" };

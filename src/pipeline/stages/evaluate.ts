@@ -46,7 +46,10 @@ export async function evaluateStage(ctx: RunContext, stage: string, modelFile: s
       job.latency = { batch: l.batch, seqLen: l.seq_len, warmup: l.warmup, budgetMs: l.budget_ms };
     }
     if (!job.perplexity && !job.latency) continue;
-    const outcome = await runJob(ctx, job, `${label} [${provider}]`);
+    if (ctx.stop.requested) throw new RunInterrupted(stage);
+    const outcome = await runJob(ctx, job, `${label} [${provider}]`).catch((error: unknown) => {
+      throw error instanceof RunInterrupted ? new RunInterrupted(stage) : error;
+    });
     if (outcome.partial) throw new RunInterrupted(stage);
     if (outcome.perplexity) measures.perplexity = outcome.perplexity;
     measures.latency.push(...outcome.latency);
@@ -60,6 +63,7 @@ export async function evaluateStage(ctx: RunContext, stage: string, modelFile: s
 async function runJob(ctx: RunContext, job: EvalJob, label: string): Promise<EvalOutcome> {
   let started = false;
   let phase = "";
+  ctx.progress.log(`evaluate ${label}`);
   const run = runInWorker(job, {
     onProgress: (p) => {
       if (p.stage !== phase) {

@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{RunInterrupted,createStopSignal,resultFile,runConfigs}from"./chunk-EKB6LH3G.js";import"./chunk-QVSMFXHD.js";import"./chunk-LB6ULSGL.js";import"./chunk-CBLHO7VC.js";import"./chunk-VTKLSYZG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
