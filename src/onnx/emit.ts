@@ -20,6 +20,7 @@ import {
   type GraphProto,
   type ModelProto,
   type NodeProto,
+  type OperatorSetIdProto,
   type TensorProto,
   type ValueInfoProto,
 } from "onnx-buf";
@@ -116,9 +117,19 @@ export function valueInfoFor(name: string, type: ValueType): ValueInfoProto {
   return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: "tensorType", value: tensorType } }) });
 }
 
+/** The default domain, named "" or "ai.onnx" (onnxruntime's contrib ops are "com.microsoft"). */
+export function isDefaultDomain(domain: string): boolean {
+  return domain === "" || domain === "ai.onnx";
+}
+
+/** The model's import of the default domain, if any. */
+export function defaultOpsetEntry(proto: ModelProto): OperatorSetIdProto | undefined {
+  return proto.opsetImport.find((o) => isDefaultDomain(o.domain));
+}
+
 /** The version of the default (ai.onnx) domain the model imports, or 0 when it imports none. */
 export function defaultOpset(proto: ModelProto): number {
-  const entry = proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
+  const entry = defaultOpsetEntry(proto);
   return entry ? Number(entry.version) : 0;
 }
 

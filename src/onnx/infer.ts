@@ -9,7 +9,7 @@ import { DataType, dataTypeName } from "./dtype.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
 import { addGraphOutputs, cloneModel, describe, topologicalOrder } from "./graph.ts";
-import { valueInfoFor } from "./emit.ts";
+import { defaultOpsetEntry, valueInfoFor } from "./emit.ts";
 import { readFloat32, readIntegers, tensorShape } from "./tensor.ts";
 import { evaluateDim, type Dim } from "./dims.ts";
 import { OPS, UnknownInput, type InferContext, type Known } from "./infer-ops.ts";
@@ -47,7 +47,7 @@ const MAX_KNOWN_ELEMENTS = 1024;
  */
 export function inferTypes(model: OnnxModel, options: InferOptions = {}): InferResult {
   const graph = graphOf(model);
-  const opset = model.proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 1n;
+  const opset = defaultOpsetEntry(model.proto)?.version ?? 1n;
   const types = new Map<string, ValueType>();
   const known = new Map<string, Known>();
   for (const input of graph.input) {

@@ -10,7 +10,7 @@
  * (fp32-view.ts) and be at opset 17 or newer (LayerNormalization).
  */
 import type { GraphProto, NodeProto } from "onnx-buf";
-import { defaultOpset, Emitter } from "../onnx/emit.ts";
+import { defaultOpset, Emitter, isDefaultDomain } from "../onnx/emit.ts";
 import { attributeFloat, attributeInt, attributeInts, consumers, findInitializer } from "../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { GradientError } from "./training-graph.ts";
@@ -277,7 +277,7 @@ export function defuseContribOps(model: OnnxModel): Map<string, number> {
   const outputs = new Set(graph.output.map((o) => o.name));
   const counts = new Map<string, number>();
   for (const node of graph.node) {
-    const rule = node.domain === "com.microsoft" ? CONTRIB[node.opType] : node.domain === "" || node.domain === "ai.onnx" ? DEFAULT_DOMAIN[node.opType] : undefined;
+    const rule = node.domain === "com.microsoft" ? CONTRIB[node.opType] : isDefaultDomain(node.domain) ? DEFAULT_DOMAIN[node.opType] : undefined;
     if (!rule) {
       nodes.push(node);
       continue;

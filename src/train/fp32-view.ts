@@ -9,6 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema, type AttributeProto, type GraphProto, type TensorProto } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
+import { defaultOpsetEntry, isDefaultDomain } from "../onnx/emit.ts";
 import { cloneModel } from "../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { readFloat32 } from "../onnx/tensor.ts";
@@ -44,11 +45,11 @@ function widenGraph(model: OnnxModel, graph: GraphProto): void {
 const CHANGED_BEFORE_13 = new Set(["Squeeze", "Unsqueeze", "ReduceSum", "Split", "Softmax", "LogSoftmax", "Hardmax"]);
 
 function raiseOpset(model: OnnxModel, graph: GraphProto, to: number): void {
-  const entry = model.proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx");
+  const entry = defaultOpsetEntry(model.proto);
   const from = entry ? Number(entry.version) : 0;
   if (!entry || from >= to) return;
   if (from < 13) {
-    const changed = graph.node.find((n) => (n.domain === "" || n.domain === "ai.onnx") && CHANGED_BEFORE_13.has(n.opType));
+    const changed = graph.node.find((n) => isDefaultDomain(n.domain) && CHANGED_BEFORE_13.has(n.opType));
     if (changed) throw new OnnxFormatError(model.file, "opset_import", `ai.onnx opset ${from} is too old to train: its ${changed.opType} reads differently from opset 13 on (export with opset 13 or newer)`);
   }
   entry.version = BigInt(to);

@@ -9,7 +9,7 @@ import { addLossGraph } from "../eval/loss-graph.ts";
 import type { Family } from "../models/types.ts";
 import { DataType, dataTypeName, isFloatType } from "../onnx/dtype.ts";
 import { OnnxFormatError } from "../onnx/errors.ts";
-import { defaultOpset, Emitter, valueInfoFor } from "../onnx/emit.ts";
+import { defaultOpset, Emitter, isDefaultDomain, valueInfoFor } from "../onnx/emit.ts";
 import { attributeFloat, attributeInt, attributeInts, describe } from "../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { materialize, readFloat32, readIntegers } from "../onnx/tensor.ts";
@@ -209,8 +209,8 @@ function forwardNodes(b: Build): NodeProto[] {
 function valuesDependingOnCandidates(b: Build): void {
   for (const c of b.candidates) b.requires.add(c);
   for (const node of forwardNodes(b)) {
-    if (isDefaultDomain(node) && NON_DIFFERENTIABLE.has(node.opType)) continue;
-    const rule = isDefaultDomain(node) ? GRAD_RULES.get(node.opType) : undefined;
+    if (isDefaultDomain(node.domain) && NON_DIFFERENTIABLE.has(node.opType)) continue;
+    const rule = isDefaultDomain(node.domain) ? GRAD_RULES.get(node.opType) : undefined;
     const positions = rule && rule.differentiable !== "all" ? rule.differentiable : node.input.map((_, i) => i);
     if (!positions.some((i) => node.input[i] && b.requires.has(node.input[i]))) continue;
     for (const out of node.output) {
@@ -237,9 +237,9 @@ function reversePass(b: Build): void {
     const node = nodes[n];
     const outGrads = node.output.map((o) => (o && b.requires.has(o) ? totalGrad(b, o) : undefined));
     if (outGrads.every((g) => g === undefined)) continue;
-    if (isDefaultDomain(node) && NON_DIFFERENTIABLE.has(node.opType)) continue;
+    if (isDefaultDomain(node.domain) && NON_DIFFERENTIABLE.has(node.opType)) continue;
     const where = `node ${describe(node)}`;
-    if (!isDefaultDomain(node)) {
+    if (!isDefaultDomain(node.domain)) {
       throw new GradientError(
         `${file}: ${where} is a fused contrib op; prunebench cannot differentiate fused kernels. Train an export with plain ONNX ops (e.g. torch.onnx.export without onnxruntime's transformer optimizer).`,
       );
@@ -330,11 +330,7 @@ function withGraph(proto: ModelProto, opset: number, graph: GraphProto): ModelPr
   return {
     ...proto,
     irVersion: proto.irVersion < 8n ? 8n : proto.irVersion,
-    opsetImport: proto.opsetImport.map((o) => (o.domain === "" || o.domain === "ai.onnx" ? { ...o, version: BigInt(opset) } : o)),
+    opsetImport: proto.opsetImport.map((o) => (isDefaultDomain(o.domain) ? { ...o, version: BigInt(opset) } : o)),
     graph,
   };
-}
-
-function isDefaultDomain(node: NodeProto): boolean {
-  return node.domain === "" || node.domain === "ai.onnx";
 }

@@ -5,13 +5,12 @@
  * [tokens, in] and reduced: ReduceSumSquare over tokens for Wanda's ||X_j||^2, and
  * X^T X for SparseGPT's Hessian. Matrices that read the same X share one reduction.
  */
-import { create } from "@bufbuild/protobuf";
-import { TensorProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, type GraphProto, type NodeProto } from "onnx-buf";
+import type { NodeProto } from "onnx-buf";
 import type * as ort from "onnxruntime-node";
 import type { Family } from "../../models/types.ts";
 import { DataType } from "../../onnx/dtype.ts";
-import { addGraphOutputs, addInitializer, cloneModel, consumers } from "../../onnx/graph.ts";
-import { addNode } from "../../onnx/emit.ts";
+import { defaultOpset, Emitter, isDefaultDomain, valueInfoFor } from "../../onnx/emit.ts";
+import { addGraphOutputs, cloneModel, consumers } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { createSession } from "../../eval/session.ts";
 import { feedBuilder, type FeedBuilder } from "../../eval/feeds.ts";
@@ -64,7 +63,7 @@ export interface InputStats {
  */
 function multipliesWeight(node: NodeProto, weight: string): boolean {
   if (node.input[1] !== weight) return false;
-  if (node.domain === "" || node.domain === "ai.onnx") return node.opType === "MatMul" || node.opType === "Gemm";
+  if (isDefaultDomain(node.domain)) return node.opType === "MatMul" || node.opType === "Gemm";
   return node.domain === "com.microsoft" && node.opType === "Attention";
 }
 
@@ -78,25 +77,6 @@ export function targetInputs(model: OnnxModel, targets: readonly PruneTarget[]):
     out.set(t.name, node.input[0]);
   }
   return out;
-}
-
-function opset(model: OnnxModel): number {
-  return Number(model.proto.opsetImport.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 13);
-}
-
-function int64(graph: GraphProto, name: string, values: number[]): string {
-  const data = new BigInt64Array(values.map(BigInt));
-  addInitializer(graph, create(TensorProtoSchema, { name, dims: [BigInt(values.length)], dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) }));
-  return name;
-}
-
-function floatOutput(name: string, dims: number[]) {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, {
-      value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => ({ value: { case: "dimValue" as const, value: BigInt(d) } })) } }) },
-    }),
-  });
 }
 
 /**
@@ -152,27 +132,17 @@ export async function collectInputStats(model: OnnxModel, inputs: ReadonlyMap<st
 export function addCalibrationTaps(model: OnnxModel, inputs: ReadonlyMap<string, number>, kind: StatKind): { model: OnnxModel; outputs: Map<string, string> } {
   const copy = cloneModel(model);
   const graph = graphOf(copy);
-  const version = opset(copy);
+  const e = new Emitter(graph, { prefix: "pb_calib_", opset: defaultOpset(copy.proto) });
   const outputs = new Map<string, string>();
-  let k = 0;
   for (const [input, size] of inputs) {
     // Statistics in fp32 whatever the model computes in (an fp16 export's X^T X would lose
     // precision and overflow); onnxruntime drops the Cast where the activation is fp32 already.
-    const wide = addNode(graph, { opType: "Cast", inputs: [input], attributes: { to: DataType.FLOAT }, name: `pb_calib_cast_${k}` }).output[0];
-    const flat = addNode(graph, { opType: "Reshape", inputs: [wide, int64(graph, `pb_calib_shape_${k}`, [-1, size])], name: `pb_calib_flat_${k}` }).output[0];
+    const flat = e.reshape(e.op("Cast", [input], { to: DataType.FLOAT }), [-1, size]);
     let reduced: string;
-    if (kind === "sqnorm") {
-      reduced =
-        version >= 18
-          ? addNode(graph, { opType: "ReduceSumSquare", inputs: [flat, int64(graph, `pb_calib_axes_${k}`, [0])], attributes: { keepdims: 0 }, name: `pb_calib_sq_${k}` }).output[0]
-          : addNode(graph, { opType: "ReduceSumSquare", inputs: [flat], attributes: { axes: [0], keepdims: 0 }, name: `pb_calib_sq_${k}` }).output[0];
-    } else {
-      const t = addNode(graph, { opType: "Transpose", inputs: [flat], attributes: { perm: [1, 0] }, name: `pb_calib_t_${k}` }).output[0];
-      reduced = addNode(graph, { opType: "MatMul", inputs: [t, flat], name: `pb_calib_xtx_${k}` }).output[0];
-    }
-    addGraphOutputs(graph, [floatOutput(reduced, kind === "sqnorm" ? [size] : [size, size])], copy.file);
+    if (kind === "sqnorm") reduced = e.withAxes("ReduceSumSquare", flat, [0], { keepdims: 0 });
+    else reduced = e.op("MatMul", [e.transpose(flat, [1, 0]), flat]);
+    addGraphOutputs(graph, [valueInfoFor(reduced, { dtype: DataType.FLOAT, shape: kind === "sqnorm" ? [size] : [size, size] })], copy.file);
     outputs.set(input, reduced);
-    k++;
   }
   return { model: copy, outputs };
 }

@@ -17,7 +17,7 @@ import * as ort from "onnxruntime-node";
 import { createSession } from "../../eval/session.ts";
 import { DataType } from "../../onnx/dtype.ts";
 import { consumers, nodeInputs, shallowMessage, topologicalOrder } from "../../onnx/graph.ts";
-import { addNode, valueInfoFor } from "../../onnx/emit.ts";
+import { addNode, namesOf, valueInfoFor } from "../../onnx/emit.ts";
 import { inferTypes, tapInfos } from "../../onnx/infer.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { tensorShape } from "../../onnx/tensor.ts";
@@ -178,7 +178,7 @@ export class SegmentedCalibration {
         fed.set(t.name, t.name);
       } else {
         // Fed as float32 (the arrays being pruned) and cast to the weight's own type.
-        const wide = `${t.name}__pb_float32`;
+        const wide = namesOf(graph).fresh(`${t.name}__pb_float32`);
         graph.input.push(valueInfoFor(wide, { dtype: DataType.FLOAT, shape }));
         addNode(graph, { opType: "Cast", inputs: [wide], outputs: [t.name], attributes: { to: tensor.dataType } });
         fed.set(t.name, wide);
@@ -226,10 +226,9 @@ async function graphInputFeeds(model: OnnxModel, calibration: CalibrationData): 
   // A graph of Identity nodes gives feedBuilder a session that declares exactly these inputs.
   const graph = create(GraphProtoSchema, { name: "prunebench_calibration_inputs", input: inputs, output: [] });
   for (const v of inputs) {
-    const out = `${v.name}__pb_identity`;
-    addNode(graph, { opType: "Identity", inputs: [v.name], outputs: [out] });
-    graph.output.push(shallowMessage(v));
-    graph.output[graph.output.length - 1].name = out;
+    const output = shallowMessage(v);
+    output.name = addNode(graph, { opType: "Identity", inputs: [v.name], name: `${v.name}__pb_identity` }).output[0];
+    graph.output.push(output);
   }
   const proto = shallowMessage(model.proto);
   proto.graph = graph;

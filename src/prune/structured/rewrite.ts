@@ -2,11 +2,10 @@
  * Graph edits for structured pruning: slicing weights along an axis, and rewriting the integer
  * constants (Reshape shapes, Split sizes) that carry an attention block's head count and width.
  */
-import { create } from "@bufbuild/protobuf";
-import { TensorProtoSchema, type GraphProto, type NodeProto, type TensorProto } from "onnx-buf";
+import type { GraphProto, NodeProto, TensorProto } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
-import { addInitializer, consumers, getAttribute, producers } from "../../onnx/graph.ts";
-import { makeAttribute, namesOf } from "../../onnx/emit.ts";
+import { Emitter, makeAttribute } from "../../onnx/emit.ts";
+import { consumers, getAttribute, producers } from "../../onnx/graph.ts";
 import { graphOf, type OnnxModel } from "../../onnx/model.ts";
 import { readFloat32, readIntegers, setFloatValues, tensorShape } from "../../onnx/tensor.ts";
 import { PruneError } from "../errors.ts";
@@ -98,13 +97,10 @@ function constantOf(model: OnnxModel, graph: GraphProto, made: Map<string, NodeP
 export function rewriteHeadConstants(model: OnnxModel, region: readonly NodeProto[], heads: number, headSize: number, kept: number, width: number, keptWidth: number): number {
   const graph = graphOf(model);
   const made = producers(graph);
-  const names = namesOf(graph);
+  const e = new Emitter(graph);
   let changed = 0;
   const replace = (piece: Piece, values: number[], scalar = false) => {
-    const name = names.fresh(`${piece.node.name || piece.node.opType}_pb_structured_${piece.input}`);
-    const data = new BigInt64Array(values.map(BigInt));
-    addInitializer(graph, create(TensorProtoSchema, { name, dims: scalar ? [] : [BigInt(values.length)], dataType: DataType.INT64, rawData: new Uint8Array(data.buffer) }), model.file);
-    piece.node.input[piece.input] = name;
+    piece.node.input[piece.input] = e.tensor(`${piece.node.name || piece.node.opType}_pb_structured_${piece.input}`, DataType.INT64, values, scalar ? [] : [values.length]);
     changed++;
   };
   const rewrite = (pieces: Piece[]) => {

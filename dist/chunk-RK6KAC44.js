@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{createStopSignal,resultFile,runConfigs}from"./chunk-JRG7ZOMD.js";import"./chunk-W55YVNLW.js";import"./chunk-TYL7BGOV.js";import{RunInterrupted}from"./chunk-XPDOE2QV.js";import"./chunk-VTKLSYZG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
