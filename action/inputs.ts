@@ -22,12 +22,16 @@ export interface ActionInputs {
   allowPullRequestTarget: boolean;
   shard: string;
   pullRequest?: number;
+  /** The history page: none, written beside the report (artifact), or also committed to a branch (gh-pages). */
+  dashboard: "none" | "artifact" | "gh-pages";
+  dashboardBranch: string;
 }
 
 /** Every input readInputs reads; action.yml declares exactly these (a test checks). */
 export const INPUT_NAMES = [
   "mode", "configs", "all-configs", "github-token", "results-dir", "results-store", "baseline", "fail-on-regression", "thresholds",
   "providers", "charts", "comment", "comment-key", "summary", "check-run", "shard", "pull-request", "allow-pull-request-target",
+  "dashboard", "dashboard-branch",
 ] as const;
 
 export class InputError extends UserError {
@@ -77,6 +81,9 @@ export function readInputs(env: NodeJS.ProcessEnv): ActionInputs {
   if (pr && !/^\d+$/.test(pr)) throw new InputError("pull-request", `expected a pull request number, got '${pr}'`);
   const shard = get("shard", env.GITHUB_JOB ?? "main");
   if (!/^[\w.-]+$/.test(shard)) throw new InputError("shard", `may hold only letters, digits, '.', '_' and '-', got '${shard}'`);
+  const dashboardBranch = get("dashboard-branch", "gh-pages");
+  if (!/^[\w./-]+$/.test(dashboardBranch) || dashboardBranch.includes("..") || dashboardBranch.startsWith("-")) throw new InputError("dashboard-branch", `'${dashboardBranch}' is not a usable branch name`);
+  if (store.kind === "branch" && store.branch === dashboardBranch) throw new InputError("dashboard-branch", `'${dashboardBranch}' is the results store's branch; give the page a branch of its own`);
   return {
     mode: oneOf("mode", ["run", "report", "run-and-report"] as const, "run-and-report"),
     configs,
@@ -96,6 +103,8 @@ export function readInputs(env: NodeJS.ProcessEnv): ActionInputs {
     allowPullRequestTarget: bool("allow-pull-request-target", false),
     shard,
     pullRequest: pr ? Number(pr) : undefined,
+    dashboard: oneOf("dashboard", ["none", "artifact", "gh-pages"] as const, "none"),
+    dashboardBranch,
   };
 }
 

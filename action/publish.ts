@@ -17,6 +17,7 @@ import type { ActionInputs } from "./inputs.ts";
 import type { Logger } from "./log.ts";
 import type { RunConfigs } from "./pipeline.ts";
 import { runBase } from "./run-base.ts";
+import { publishDashboard } from "./dashboard.ts";
 
 export interface PublishOptions {
   inputs: ActionInputs;
@@ -143,6 +144,7 @@ export async function publish(options: PublishOptions): Promise<PublishOutcome> 
   if (store && results.length) {
     await attempt(`saving results to the ${store.description}`, () => save(store, commit, results, log));
   }
+  if (inputs.dashboard !== "none") await attempt("publishing the dashboard", () => publishDashboard({ inputs, context, octokit, store, resultsRoot, log }));
   let commentUrl: string | undefined;
   if (inputs.comment && target && octokit) {
     const comment = { octokit, owner: context.owner, repo: context.repo, issue: target.number, marker: commentMarker(inputs.commentKey) };

@@ -8,6 +8,7 @@ import * as finetune from "./cli/finetune.ts";
 import * as evaluate from "./cli/eval.ts";
 import * as run from "./cli/run.ts";
 import * as report from "./cli/report.ts";
+import * as dashboard from "./cli/dashboard.ts";
 
 export function createProgram(): Command {
   const program = new Command("prunebench")
@@ -16,7 +17,7 @@ export function createProgram(): Command {
     .option("--debug", "print the stack trace of an error (also PRUNEBENCH_DEBUG=1)")
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [build, analyze, prune, finetune, evaluate, run, report]) command.register(program);
+  for (const command of [build, analyze, prune, finetune, evaluate, run, report, dashboard]) command.register(program);
   return program;
 }
 

@@ -129,7 +129,7 @@ test("inputs: action.yml declares exactly what readInputs reads; bad values name
   const action = parse(readFileSync(path.join(ROOT, "action.yml"), "utf8")) as { inputs: Record<string, { default?: string; description: string }>; outputs: Record<string, unknown>; runs: { using: string; main: string } };
   assert.deepEqual(Object.keys(action.inputs).sort(), [...INPUT_NAMES].sort());
   for (const [name, input] of Object.entries(action.inputs)) assert.ok(input.description.length > 20, `${name} has a description`);
-  assert.deepEqual(Object.keys(action.outputs).sort(), ["comment-url", "report-path", "results-path", "verdict"]);
+  assert.deepEqual(Object.keys(action.outputs).sort(), ["comment-url", "dashboard-path", "report-path", "results-path", "verdict"]);
   assert.equal(action.runs.using, "node24");
   assert.ok(existsSync(path.join(ROOT, action.runs.main)));
   // The runner passes every default as INPUT_*: they must parse.

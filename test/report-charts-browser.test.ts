@@ -11,7 +11,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { readResultFile, renderReport, writeReportFiles, type ChartSpec } from "../src/report/index.ts";
 import { color } from "../src/report/charts/palette.ts";
-import { launchChromium, skipWithoutChromium } from "./helpers/chromium.ts";
+import { countPixels, launchChromium, skipWithoutChromium } from "./helpers/chromium.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "fixtures/results");
 const SHOTS = path.resolve(import.meta.dirname, "../out/chart-screenshots");
@@ -47,37 +47,10 @@ const LOOK = `(() => {
   return { legend, width: root.getBoundingClientRect().width, lines, points, yTicks };
 })()`;
 
-const PIXELS = `async ({ src, colors }) => {
-  const img = new Image();
-  img.src = src;
-  await img.decode();
-  const canvas = document.createElement("canvas");
-  canvas.width = img.width;
-  canvas.height = img.height;
-  const ctx = canvas.getContext("2d");
-  ctx.drawImage(img, 0, 0);
-  const data = ctx.getImageData(0, 0, img.width, img.height).data;
-  const rgb = colors.map((c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)));
-  const counts = colors.map(() => 0);
-  for (let p = 0; p < data.length; p += 4) {
-    for (let k = 0; k < rgb.length; k++) {
-      const [r, g, b] = rgb[k];
-      if (Math.abs(data[p] - r) + Math.abs(data[p + 1] - g) + Math.abs(data[p + 2] - b) < 40) counts[k]++;
-    }
-  }
-  return counts;
-}`;
-
 /** What the page shows: legend labels top to bottom, line strokes and dashes, y tick values. */
 async function look(page: Page, svg: string): Promise<Seen> {
   await page.setContent(`<!doctype html><html><body style="margin:0;background:#fff">${svg}</body></html>`);
   return (await page.evaluate(LOOK)) as Seen;
-}
-
-/** Pixels of the screenshot close to each color, counted in the page from the PNG itself. */
-async function colorPixels(page: Page, png: Buffer, colors: string[]): Promise<number[]> {
-  const args = { src: `data:image/png;base64,${png.toString("base64")}`, colors };
-  return (await page.evaluate(`(${PIXELS})(${JSON.stringify(args)})`)) as number[];
 }
 
 /** The perplexity table's series in its order: each method, then its fine-tuned column where filled. */
@@ -134,7 +107,7 @@ test("charts in headless Chromium: one color per method, fine-tuned dashed in it
     // The screenshot shows every method's color.
     const shot = await page.locator("svg").first().screenshot({ path: path.join(SHOTS, `${ppl.id}.png`) });
     const colors = methods.map((m) => stroke.get(m)!.stroke);
-    const pixels = await colorPixels(page, shot, colors);
+    const { counts: pixels } = await countPixels(page, shot, colors);
     pixels.forEach((n, i) => assert.ok(n > 100, `${methods[i]} (${colors[i]}): ${n} pixels in the screenshot`));
 
     // Latency: the same method has the same color as in the perplexity chart.

@@ -4,7 +4,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { readResultFile } from "../results/read.ts";
 import { renderReport } from "../report/render.ts";
 import { writeReportFiles } from "../report/files.ts";
-import type { ChartMode } from "../report/types.ts";
+import type { ChartMode, PartialThresholds } from "../report/types.ts";
 
 interface ReportCliOptions {
   base?: string[];
@@ -25,18 +25,39 @@ interface ReportCliOptions {
 }
 
 /** "5%" or 0.05. */
-function fraction(value: string | undefined, option: string): number | undefined {
+export function fraction(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
   const n = value.endsWith("%") ? Number(value.slice(0, -1)) / 100 : Number(value);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${option}: expected a number or a percentage such as "5%", got ${JSON.stringify(value)}`);
   return n;
 }
 
+export type ThresholdFlags = Pick<ReportCliOptions, "pplTolerance" | "pplAbs" | "reachTolerance" | "latencyThreshold" | "confidence">;
+
+/** The regression thresholds' flags, as `report` and `dashboard` both take them. */
+export function thresholdsFromFlags(opts: ThresholdFlags): PartialThresholds {
+  const confidence = fraction(opts.confidence, "confidence");
+  if (confidence !== undefined && !(confidence > 0 && confidence < 1)) throw new UsageError(`--confidence: expected a value between 0 and 1, got ${opts.confidence}`);
+  return {
+    perplexity: { relative: fraction(opts.pplTolerance, "ppl-tolerance"), absolute: fraction(opts.pplAbs, "ppl-abs") },
+    latency: { relative: fraction(opts.latencyThreshold, "latency-threshold"), confidence },
+    reach: { absolute: fraction(opts.reachTolerance, "reach-tolerance") },
+  };
+}
+
+export function addThresholdFlags(command: Command): Command {
+  return command
+    .option("--ppl-tolerance <rel>", "relative perplexity tolerance (default 1%)")
+    .option("--ppl-abs <abs>", "absolute perplexity tolerance (default 0.001)")
+    .option("--reach-tolerance <sparsity>", "fall of a budget search's reach that is a regression, e.g. 0.02 (default: each config's regression.reach)")
+    .option("--latency-threshold <rel>", "smallest latency change that counts (default 5%)")
+    .option("--confidence <c>", "confidence of latency verdicts (default 0.99)");
+}
+
 export async function reportCommand(files: string[], opts: ReportCliOptions): Promise<void> {
   const modes: ChartMode[] = ["quickchart", "mermaid", "none", "local"];
   if (!modes.includes(opts.charts as ChartMode)) throw new UsageError(`--charts: expected one of ${modes.join(", ")}, got ${JSON.stringify(opts.charts)}`);
-  const confidence = fraction(opts.confidence, "confidence");
-  if (confidence !== undefined && !(confidence > 0 && confidence < 1)) throw new UsageError(`--confidence: expected a value between 0 and 1, got ${opts.confidence}`);
+  const thresholds = thresholdsFromFlags(opts);
   const maxChars = opts.maxChars === undefined ? undefined : Number(opts.maxChars);
   if (maxChars !== undefined && !(Number.isInteger(maxChars) && maxChars > 0)) throw new UsageError(`--max-chars: expected a positive integer, got ${opts.maxChars}`);
   const results = files.map(readResultFile);
@@ -49,11 +70,7 @@ export async function reportCommand(files: string[], opts: ReportCliOptions): Pr
       id: opts.id,
       maxChars,
       artifactUrl: opts.artifactUrl,
-      thresholds: {
-        perplexity: { relative: fraction(opts.pplTolerance, "ppl-tolerance"), absolute: fraction(opts.pplAbs, "ppl-abs") },
-        latency: { relative: fraction(opts.latencyThreshold, "latency-threshold"), confidence },
-        reach: { absolute: fraction(opts.reachTolerance, "reach-tolerance") },
-      },
+      thresholds,
     },
   });
   // The fitter shortens down to the marker, the title, the verdict and the worst comparison; below that it cannot go.
@@ -72,7 +89,7 @@ export async function reportCommand(files: string[], opts: ReportCliOptions): Pr
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("report <results...>")
     .description("Markdown report from result files, with verdicts against a base")
     .option("--base <results...>", "result files of the base to compare with")
@@ -84,11 +101,6 @@ export function register(program: Command): void {
     .option("--fail-on-regression", "exit with status 4 when a regression is found")
     .option("--id <id>", "id in the hidden marker that finds the comment again", "default")
     .option("--max-chars <n>", "longest Markdown allowed (default fits a GitHub comment)")
-    .option("--artifact-url <url>", "where the full report is, named when sections are left out")
-    .option("--ppl-tolerance <rel>", "relative perplexity tolerance (default 1%)")
-    .option("--ppl-abs <abs>", "absolute perplexity tolerance (default 0.001)")
-    .option("--reach-tolerance <sparsity>", "fall of a budget search's reach that is a regression, e.g. 0.02 (default: each config's regression.reach)")
-    .option("--latency-threshold <rel>", "smallest latency change that counts (default 5%)")
-    .option("--confidence <c>", "confidence of latency verdicts (default 0.99)")
-    .action((files: string[], opts: ReportCliOptions) => reportCommand(files, opts));
+    .option("--artifact-url <url>", "where the full report is, named when sections are left out");
+  addThresholdFlags(command).action((files: string[], opts: ReportCliOptions) => reportCommand(files, opts));
 }

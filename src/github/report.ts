@@ -1,5 +1,6 @@
 import type { Result } from "../results/schema.ts";
 import { escapeText, renderReport, shortChartUrls, writeReportFiles, type RenderedReport, type ShortUrlOptions, type VerdictState } from "../report/index.ts";
+import type { PartialThresholds } from "../report/types.ts";
 
 /**
  * The Action's use of the report stage (src/report): one report for the comment, the job
@@ -42,6 +43,11 @@ export interface PrReport {
   stage: RenderedReport;
 }
 
+/** The Action's thresholds input as the report stage takes them (the dashboard's too). */
+export function reportThresholds(t: Thresholds = {}): PartialThresholds {
+  return { perplexity: { relative: t.perplexity }, latency: { relative: t.latency }, reach: { absolute: t.reach } };
+}
+
 export function renderPrReport(input: PrReportInput): PrReport {
   const stage = renderReport({
     results: input.results,
@@ -51,7 +57,7 @@ export function renderPrReport(input: PrReportInput): PrReport {
       charts: input.charts,
       chartUrls: input.chartUrls,
       artifactUrl: input.artifactUrl,
-      thresholds: { perplexity: { relative: input.thresholds?.perplexity }, latency: { relative: input.thresholds?.latency }, reach: { absolute: input.thresholds?.reach } },
+      thresholds: reportThresholds(input.thresholds),
     },
   });
   let markdown = stage.markdown;

@@ -1,6 +1,6 @@
 import type { Latency, Result, Run } from "../results/schema.ts";
 import type { Comparison, ComparisonState, Thresholds, Verdict, VerdictState } from "./types.ts";
-import { compareLatency } from "./stats/latency.ts";
+import { compareLatency, latencyMayChange } from "./stats/latency.ts";
 import { comparePerplexity } from "./stats/perplexity.ts";
 import { escapeText } from "./escape.ts";
 import { compareReach } from "./reach.ts";
@@ -10,6 +10,15 @@ export function latencyKey(l: Pick<Latency, "provider" | "batch" | "seqLen">): s
   return `${l.provider} b${l.batch} s${l.seqLen}`;
 }
 
+export interface CompareOptions {
+  /**
+   * Only regressions and improvements are wanted (the dashboard): latency comparisons that
+   * cannot be either (latencyMayChange) are left out rather than worked out to "no change" or
+   * "inconclusive".
+   */
+  calledOnly?: boolean;
+}
+
 const STATES: ComparisonState[] = ["regression", "improvement", "no-change", "inconclusive", "not-comparable"];
 
 /**
@@ -17,7 +26,7 @@ const STATES: ComparisonState[] = ["regression", "improvement", "no-change", "in
  * Latency is compared only on the same runner fingerprint, perplexity only on the same
  * provider (it is deterministic there); anything else is "not comparable", never compared.
  */
-export function compareResults(head: Result[], base: Result[] | undefined, thresholds: Thresholds): Verdict {
+export function compareResults(head: Result[], base: Result[] | undefined, thresholds: Thresholds, options: CompareOptions = {}): Verdict {
   const comparisons: Comparison[] = [];
   const missingBase: string[] = [];
   const added: Verdict["added"] = [];
@@ -37,7 +46,7 @@ export function compareResults(head: Result[], base: Result[] | undefined, thres
       if (run.search) continue;
       const other = baseRuns.get(run.id);
       if (!other) added.push({ model: h.model, runId: run.id });
-      else comparisons.push(...compareRun({ model: h.model, head: run, base: other, headResult: h, baseResult: b, thresholds }));
+      else comparisons.push(...compareRun({ model: h.model, head: run, base: other, headResult: h, baseResult: b, thresholds, calledOnly: options.calledOnly }));
     }
     comparisons.push(...compareReach(h, b, thresholds));
     const headIds = new Set(h.runs.map((r) => r.id));
@@ -51,8 +60,8 @@ export function compareResults(head: Result[], base: Result[] | undefined, thres
   return verdict;
 }
 
-function compareRun(args: { model: string; head: Run; base: Run; headResult: Result; baseResult: Result; thresholds: Thresholds }): Comparison[] {
-  const { model, head, base, headResult, baseResult, thresholds } = args;
+function compareRun(args: { model: string; head: Run; base: Run; headResult: Result; baseResult: Result; thresholds: Thresholds; calledOnly?: boolean }): Comparison[] {
+  const { model, head, base, headResult, baseResult, thresholds, calledOnly } = args;
   const out: Comparison[] = [];
   if (head.perplexity && base.perplexity) {
     const common = { model, runId: head.id, metric: "perplexity" as const, key: head.perplexity.dataset, base: base.perplexity.token, head: head.perplexity.token };
@@ -78,6 +87,7 @@ function compareRun(args: { model: string; head: Run; base: Run; headResult: Res
       });
       continue;
     }
+    if (calledOnly && !latencyMayChange(other.samplesMs, l.samplesMs, thresholds.latency)) continue;
     const v = compareLatency(other.samplesMs, l.samplesMs, thresholds.latency);
     out.push({
       ...common,

@@ -79,3 +79,18 @@ export function slug(text: string): string {
       .slice(0, 60) || "x"
   );
 }
+
+/**
+ * A URL for an href attribute (double-quoted): only http and https, entities for what could
+ * end the attribute or the tag; null for anything else (javascript:, data:, relative paths).
+ */
+export function escapeUrlAttribute(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return null;
+  return parsed.href.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/'/g, "&#39;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

@@ -99,7 +99,7 @@ export interface AxisSpec {
   scale: "linear" | "log";
   /** Values are fractions shown as percentages. */
   percent?: boolean;
-  /** For bar charts: the category of each x index. */
+  /** For bar charts, and line charts over commits: the category of each x index, in order. */
   categories?: string[];
   /** Whole numbers only (layers): ticks at integers. */
   integer?: boolean;
@@ -109,7 +109,8 @@ export interface AxisSpec {
 
 export interface SeriesSpec {
   name: string;
-  points: { x: number; y: number }[];
+  /** href: where the point links to (the dashboard's commits); local SVG only. */
+  points: { x: number; y: number; href?: string }[];
   dashed?: boolean;
   /**
    * Palette index (charts/palette.ts), so that one method keeps one color in every chart and
@@ -120,6 +121,11 @@ export interface SeriesSpec {
   connect?: boolean;
   /** Line charts: draw this series as marks alone, not joined (e.g. the points a budget search found). */
   markers?: boolean;
+  /**
+   * Line charts: hollow rings in the regression color around these points, out of the legend
+   * (the dashboard's regressions, said in the caption); local SVG only.
+   */
+  rings?: boolean;
 }
 
 export interface ReportOptions {

@@ -337,6 +337,22 @@ export class FakeGitHub {
       }
       return [201, { sha: this.putTree(tree), tree: [...tree].map(([path, sha]) => ({ path, sha, type: "blob", mode: "100644" })) }];
     }
+    if ((m = /^\/git\/trees\/([0-9a-f]+)$/.exec(p)) && method === "GET") {
+      const tree = this.trees.get(m[1]);
+      if (!tree) return notFound;
+      // Trees are kept flat (path -> blob); GitHub lists the folders too, and only with recursive set goes below the top.
+      const recursive = url.searchParams.has("recursive");
+      const entries = new Map<string, { path: string; mode: string; type: string; sha: string; size?: number }>();
+      for (const [file, blob] of [...tree].sort(([a], [b]) => a.localeCompare(b))) {
+        const parts = file.split("/");
+        for (let i = 1; i < parts.length && (recursive || i === 1); i++) {
+          const dir = parts.slice(0, i).join("/");
+          if (!entries.has(dir)) entries.set(dir, { path: dir, mode: "040000", type: "tree", sha: sha1(`tree ${dir}`) });
+        }
+        if (recursive || parts.length === 1) entries.set(file, { path: file, mode: "100644", type: "blob", sha: blob, size: this.blobs.get(blob)?.length ?? 0 });
+      }
+      return [200, { sha: m[1], url: `${this.baseUrl}${path}`, tree: [...entries.values()], truncated: false }];
+    }
     if ((m = /^\/git\/blobs\/([0-9a-f]+)$/.exec(p)) && method === "GET") {
       const content = this.blobs.get(m[1]);
       return content === undefined ? notFound : [200, { sha: m[1], encoding: "base64", content: Buffer.from(content).toString("base64"), size: content.length }];

@@ -1,5 +1,6 @@
 import type { GitHub } from "../octokit.ts";
-import { checkFileName, keyFolder, type ResultsStore, type StoreKey, type StoredFile } from "./types.ts";
+import { branchTip, commitFiles } from "../commit-files.ts";
+import { checkFileName, keyFolder, parseKeyPath, type ResultsStore, type StoreKey, type StoredFile } from "./types.ts";
 
 export interface BranchStoreOptions {
   octokit: GitHub;
@@ -13,56 +14,46 @@ export interface BranchStoreOptions {
   log?: (message: string) => void;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+interface Entry {
+  name: string;
+  type: string;
+  sha: string;
+}
 
 /**
- * Results in a data branch, written through the git data API: no checkout, no push
- * credentials beyond the token, and one commit per save. Matrix shards saving at once race
- * on the ref; the loser gets 422 ("not a fast forward") or 409 and rebuilds its commit on
- * the new tip.
+ * Results in a data branch, written through the git data API (commitFiles): no checkout, no
+ * push credentials beyond the token, and one commit per save. Matrix shards saving at once
+ * race on the ref; the loser rebuilds its commit on the new tip.
  */
 export class BranchStore implements ResultsStore {
   readonly description: string;
-  private readonly attempts: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  /** The files of each key folder as keys() found them: load() then needs no listing of its own. */
+  private listed?: Map<string, Entry[]>;
 
   constructor(private readonly options: BranchStoreOptions) {
     this.description = `branch ${options.branch}`;
-    this.attempts = options.attempts ?? 6;
-    this.sleep = options.sleep ?? defaultSleep;
   }
 
   async save(key: StoreKey, files: StoredFile[], message?: string): Promise<void> {
     const { octokit, owner, repo, branch } = this.options;
     const folder = keyFolder(key);
-    const tree = files.map((f) => ({ path: `${folder}/${checkFileName(f.name)}`, mode: "100644" as const, type: "blob" as const, content: f.content }));
-    for (let attempt = 1; ; attempt++) {
-      const parent = await this.tip();
-      const baseTree = parent ? (await octokit.rest.git.getCommit({ owner, repo, commit_sha: parent })).data.tree.sha : undefined;
-      const { data: newTree } = await octokit.rest.git.createTree({ owner, repo, tree, ...(baseTree ? { base_tree: baseTree } : {}) });
-      const { data: commit } = await octokit.rest.git.createCommit({
-        owner,
-        repo,
-        message: message ?? `prunebench results for ${key.commit} on ${key.fingerprint}`,
-        tree: newTree.sha,
-        parents: parent ? [parent] : [],
-      });
-      try {
-        if (parent) await octokit.rest.git.updateRef({ owner, repo, ref: `heads/${branch}`, sha: commit.sha, force: false });
-        else await octokit.rest.git.createRef({ owner, repo, ref: `refs/heads/${branch}`, sha: commit.sha });
-        return;
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if ((status !== 409 && status !== 422) || attempt >= this.attempts) throw error;
-        const wait = Math.round(200 * 2 ** (attempt - 1) * (0.5 + Math.random()));
-        this.options.log?.(`results store: branch ${branch} moved while saving (HTTP ${status}); trying again in ${wait} ms`);
-        await this.sleep(wait);
-      }
-    }
+    this.listed = undefined;
+    await commitFiles({
+      octokit,
+      owner,
+      repo,
+      branch,
+      files: files.map((f) => ({ path: `${folder}/${checkFileName(f.name)}`, content: f.content })),
+      message: message ?? `prunebench results for ${key.commit} on ${key.fingerprint}`,
+      attempts: this.options.attempts,
+      sleep: this.options.sleep,
+      log: this.options.log && ((m) => this.options.log!(`results store: ${m}`)),
+    });
   }
 
   async load(key: StoreKey): Promise<StoredFile[]> {
-    const entries = await this.list(keyFolder(key));
+    const folder = keyFolder(key);
+    const entries = this.listed?.get(folder) ?? (await this.list(folder));
     const { octokit, owner, repo } = this.options;
     const files: StoredFile[] = [];
     for (const entry of entries.filter((e) => e.type === "file" && e.name.endsWith(".json"))) {
@@ -77,17 +68,36 @@ export class BranchStore implements ResultsStore {
     return (await this.list(folder)).filter((e) => e.type === "dir").map((e) => e.name).sort();
   }
 
-  private async tip(): Promise<string | undefined> {
+  /**
+   * One request for the whole branch (the recursive tree), however many commits it holds;
+   * GitHub cuts that answer at 100,000 entries, which the log then says.
+   */
+  async keys(): Promise<StoreKey[]> {
     const { octokit, owner, repo, branch } = this.options;
-    try {
-      return (await octokit.rest.git.getRef({ owner, repo, ref: `heads/${branch}` })).data.object.sha;
-    } catch (error) {
-      if ((error as { status?: number }).status === 404) return undefined;
-      throw error;
+    const tip = await branchTip(octokit, owner, repo, branch);
+    if (!tip) return [];
+    const treeSha = (await octokit.rest.git.getCommit({ owner, repo, commit_sha: tip })).data.tree.sha;
+    const { data } = await octokit.rest.git.getTree({ owner, repo, tree_sha: treeSha, recursive: "true" });
+    if (data.truncated) this.options.log?.(`results store: branch ${branch} holds more files than GitHub lists in one answer; the oldest commits may be missing`);
+    const listed = new Map<string, Entry[]>();
+    const keys: StoreKey[] = [];
+    for (const item of data.tree) {
+      if (item.type !== "blob" || !item.path || !item.sha) continue;
+      const found = parseKeyPath(item.path);
+      if (!found) continue;
+      const folder = keyFolder(found.key);
+      if (!listed.has(folder)) {
+        listed.set(folder, []);
+        keys.push(found.key);
+      }
+      listed.get(folder)!.push({ name: found.name, type: "file", sha: item.sha });
     }
+    for (const entries of listed.values()) entries.sort((a, b) => a.name.localeCompare(b.name));
+    this.listed = listed;
+    return keys;
   }
 
-  private async list(folder: string): Promise<Array<{ name: string; type: string; sha: string }>> {
+  private async list(folder: string): Promise<Entry[]> {
     const { octokit, owner, repo, branch } = this.options;
     try {
       const { data } = await octokit.rest.repos.getContent({ owner, repo, path: folder, ref: branch });

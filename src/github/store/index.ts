@@ -6,6 +6,7 @@ import type { ResultsStore } from "./types.ts";
 export type { ResultsStore, StoreKey, StoredFile } from "./types.ts";
 export { BranchStore } from "./branch.ts";
 export { DirStore } from "./dir.ts";
+export { GitRefStore } from "./git-ref.ts";
 
 /** "branch:<name>", "dir:<path>" or "none", as the results-store input takes it. */
 export type StoreSpec = { kind: "branch"; branch: string } | { kind: "dir"; dir: string } | { kind: "none" };

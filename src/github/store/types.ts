@@ -18,6 +18,8 @@ export interface ResultsStore {
   load(key: StoreKey): Promise<StoredFile[]>;
   /** Fingerprints that have results for a commit (to say why none match). */
   fingerprints(commit: string): Promise<string[]>;
+  /** Every commit and fingerprint with results, in no order (the dashboard reads the whole history). */
+  keys(): Promise<StoreKey[]>;
 }
 
 const SAFE = /^[\w.-]+$/;
@@ -33,4 +35,13 @@ export function keyFolder(key: StoreKey): string {
 export function checkFileName(name: string): string {
   if (!SAFE.test(name) || name.startsWith(".")) throw new Error(`results store: file name '${name}' may hold only letters, digits, '.', '_' and '-'`);
   return name;
+}
+
+/** A file's path in the store ("results/<commit>/<fingerprint>/<name>.json") as its key and name; null for anything else. */
+export function parseKeyPath(file: string): { key: StoreKey; name: string } | null {
+  const parts = file.split("/");
+  if (parts.length !== 4 || parts[0] !== "results" || !parts[3].endsWith(".json")) return null;
+  const [, commit, fingerprint, name] = parts;
+  if (![commit, fingerprint, name].every((p) => SAFE.test(p) && !p.startsWith("."))) return null;
+  return { key: { commit, fingerprint }, name };
 }

@@ -10,8 +10,8 @@ import { MethodColors } from "./palette.ts";
 export const W = 640;
 export const H = 360;
 
-export function series(name: string, points: { x: number; y: number }[], extra: Partial<SeriesSpec> = {}): SeriesSpec {
-  return { name: chartLabel(name), points: points.map((p) => ({ x: round(p.x, 3), y: round(p.y, 3) })), ...extra };
+export function series(name: string, points: { x: number; y: number; href?: string }[], extra: Partial<SeriesSpec> = {}): SeriesSpec {
+  return { name: chartLabel(name), points: points.map((p) => ({ x: round(p.x, 3), y: round(p.y, 3), ...(p.href ? { href: p.href } : {}) })), ...extra };
 }
 
 /**

@@ -9,6 +9,9 @@ export const PALETTE_EMOJI = ["🟦", "🟧", "🟩", "🟥", "🟪", "🟫", "�
 /** Dense, the reference every chart compares with: neutral, never a method's color. */
 export const DENSE_COLOR = "#555555";
 
+/** Rings around regressed points (the dashboard): a red apart from the palette's own (#d62728). */
+export const REGRESSION_COLOR = "#e8000b";
+
 /** Palette index -1 is dense. */
 export function color(i: number): string {
   return i < 0 ? DENSE_COLOR : PALETTE[i % PALETTE.length];

@@ -2,17 +2,22 @@ import { createRequire } from "node:module";
 import type { TopLevelSpec } from "vega-lite";
 import type * as ResvgModule from "@resvg/resvg-js";
 import type { ChartSpec } from "../types.ts";
-import { color } from "./palette.ts";
+import { REGRESSION_COLOR, color } from "./palette.ts";
 
 const FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
 
 /** The Vega-Lite spec of a chart: the local, offline twin of the quickchart image. */
 export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
   const rows = spec.series.flatMap((s, i) =>
-    s.points.map((p) => ({ series: s.name, order: i, x: p.x, y: p.y, cat: spec.x.categories?.[p.x] ?? "" })),
+    s.points.map((p) => {
+      const cat = spec.x.categories?.[p.x] ?? "";
+      // What a screen reader says of a linked point (Vega's own would list every field, the link too).
+      return { series: s.name, order: i, x: p.x, y: p.y, cat, href: p.href ?? null, label: `${s.rings ? "regression" : s.name} at ${cat || p.x}: ${p.y}` };
+    }),
   );
-  // A connected scatter series (the Pareto front) is drawn as a gray dashed line, not a color.
-  const shown = spec.series.map((s, i) => ({ s, i })).filter(({ s }) => !(spec.kind === "scatter" && s.connect));
+  // A connected scatter series (the Pareto front) is drawn as a gray dashed line, not a color;
+  // rings (regressions) are drawn in their own color, outside the legend.
+  const shown = spec.series.map((s, i) => ({ s, i })).filter(({ s }) => !(spec.kind === "scatter" && s.connect) && !s.rings);
   const names = shown.map(({ s }) => s.name);
   const axis = (a: ChartSpec["x"]) => ({
     title: a.label,
@@ -65,7 +70,12 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
       },
     } as TopLevelSpec;
   }
-  const x = { field: "x", type: "quantitative" as const, ...axis(spec.x) };
+  const categories = spec.x.categories;
+  // A line over categories (commits): an ordinal axis in the categories' order, labels turned when many.
+  const x =
+    spec.kind === "line" && categories
+      ? { field: "cat", type: "ordinal" as const, title: spec.x.label, scale: { domain: categories }, axis: { labelAngle: categories.length > 8 ? -50 : 0, labelLimit: 90 } }
+      : { field: "x", type: "quantitative" as const, ...axis(spec.x) };
   const y = { field: "y", type: "quantitative" as const, ...axis(spec.y) };
   if (spec.kind === "scatter") {
     const connected = new Set(spec.series.filter((s) => s.connect).map((s) => s.name));
@@ -92,23 +102,39 @@ export function vegaLiteSpec(spec: ChartSpec): TopLevelSpec {
       ],
     } as TopLevelSpec;
   }
+  // Points that link somewhere are marks of their own (a line is one path, with one link at most).
+  const linked = spec.series.some((s) => s.points.some((p) => p.href));
   const line = {
     mark:
       spec.kind === "step"
         ? { type: "line", interpolate: "step", strokeWidth: 1.5 }
-        : { type: "line", strokeWidth: 2, point: spec.series.every((s) => s.points.length <= 20) },
+        : { type: "line", strokeWidth: 2, point: !linked && spec.series.every((s) => s.points.length <= 20) },
     encoding: { x, y, color: colorEnc, strokeDash: dashEnc, detail: { field: "series" }, order: { field: "x" } },
   };
   const markers = spec.series.filter((s) => s.markers).map((s) => s.name);
-  if (!markers.length) return { ...base, ...line } as TopLevelSpec;
+  const rings = spec.series.filter((s) => s.rings).map((s) => s.name);
+  if (!markers.length && !rings.length && !linked) return { ...base, ...line } as TopLevelSpec;
+  const apart = [...markers, ...rings];
+  const layer: object[] = [{ transform: [{ filter: { not: { field: "series", oneOf: apart } } }], ...line }];
+  if (linked) {
+    layer.push({
+      transform: [{ filter: { not: { field: "series", oneOf: apart } } }],
+      mark: { type: "point", filled: true, size: 40, opacity: 1, cursor: "pointer" },
+      encoding: { x, y, color: colorEnc, href: { field: "href", type: "nominal" }, description: { field: "label", type: "nominal" } },
+    });
+  }
   // Marker series (the points a budget search found) are drawn over the lines, unjoined.
-  return {
-    ...base,
-    layer: [
-      { transform: [{ filter: { not: { field: "series", oneOf: markers } } }], ...line },
-      { transform: [{ filter: { field: "series", oneOf: markers } }], mark: { type: "point", shape: "diamond", filled: true, size: 110, opacity: 1 }, encoding: { x, y, color: colorEnc } },
-    ],
-  } as TopLevelSpec;
+  if (markers.length) {
+    layer.push({ transform: [{ filter: { field: "series", oneOf: markers } }], mark: { type: "point", shape: "diamond", filled: true, size: 110, opacity: 1 }, encoding: { x, y, color: colorEnc } });
+  }
+  if (rings.length) {
+    layer.push({
+      transform: [{ filter: { field: "series", oneOf: rings } }],
+      mark: { type: "point", shape: "circle", filled: false, size: 330, strokeWidth: 2.5, opacity: 1, color: REGRESSION_COLOR },
+      encoding: { x, y, description: { field: "label", type: "nominal" }, ...(linked ? { href: { field: "href", type: "nominal" } } : {}) },
+    });
+  }
+  return { ...base, layer } as TopLevelSpec;
 }
 
 /** SVG text of a chart, rendered by Vega in Node: no canvas, no browser, no network. */

@@ -1,6 +1,7 @@
 import type { LatencyThresholds } from "../types.ts";
 import { mannWhitney } from "./mann-whitney.ts";
 import { bootstrapMedianRatio } from "./bootstrap.ts";
+import { median } from "./describe.ts";
 
 export interface LatencyVerdict {
   state: "regression" | "improvement" | "no-change" | "inconclusive";
@@ -50,4 +51,18 @@ export function compareLatency(base: ArrayLike<number>, head: ArrayLike<number>,
     return { state: "no-change", change, interval, pValue, reason: `not significant; interval within ±${pct(t.relative)}` };
   }
   return { state: "inconclusive", change, interval, pValue, reason: `too noisy: not significant, but the interval reaches past ±${pct(t.relative)}` };
+}
+
+/**
+ * Whether compareLatency could call a regression or an improvement: enough samples, Mann-Whitney
+ * significant, and the ratio of medians beyond the threshold. Each is necessary for either call
+ * and costs a sort, where compareLatency's bootstrap costs thousands: what lets the dashboard
+ * compare every pair of consecutive commits.
+ */
+export function latencyMayChange(base: ArrayLike<number>, head: ArrayLike<number>, t: LatencyThresholds): boolean {
+  if (base.length < t.minSamples || head.length < t.minSamples) return false;
+  const ratio = median(head) / median(base);
+  const up = 1 + t.relative;
+  if (!(ratio > up || ratio < 1 / up)) return false;
+  return mannWhitney(head, base).pValue < 1 - t.confidence;
 }
