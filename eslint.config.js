@@ -21,6 +21,18 @@ export default tseslint.config(
     },
   },
   {
+    // One session factory: src/eval/session.ts creates every session (provider fallback,
+    // threads, external data) and exports Tensor; elsewhere onnxruntime's types only.
+    files: ["src/**/*.ts", "action/**/*.ts"],
+    ignores: ["src/eval/session.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        { paths: [{ name: "onnxruntime-node", message: "create sessions and tensors through src/eval/session.ts (import type for onnxruntime's types)", allowTypeImports: true }] },
+      ],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },

@@ -59,7 +59,7 @@ async function measure(c: Case): Promise<Record<string, unknown>> {
     tokens,
     steps,
     lr: 1e-4,
-    session: { executionProviders: [provider] },
+    session: { provider },
     batch: c.batch,
     seqLen: c.seqLen,
     evalEvery: 1_000_000,

@@ -6,7 +6,8 @@ import { DataType } from "../src/onnx/dtype.ts";
 import { runnerFingerprint } from "../src/eval/runner.ts";
 import { newParamState } from "../src/train/optimizer.ts";
 import { GraphAdamW } from "../src/train/optimizer-graph.ts";
-import { createSession, ort } from "../src/train/session.ts";
+import type * as ort from "onnxruntime-node";
+import { openSession, Tensor, type Provider } from "../src/eval/session.ts";
 import { makeAttribute, valueInfoFor } from "../src/onnx/emit.ts";
 import { benchMain, peakRssBytes } from "./lib.ts";
 
@@ -47,7 +48,7 @@ function passThrough(inputs: Array<{ name: string; dims: number[]; type: number 
 }
 
 function ids(batch: number, seq: number): ort.Tensor {
-  return new ort.Tensor("int64", BigInt64Array.from({ length: batch * seq }, (_, i) => BigInt(i % 50257)), [batch, seq]);
+  return new Tensor("int64", BigInt64Array.from({ length: batch * seq }, (_, i) => BigInt(i % 50257)), [batch, seq]);
 }
 
 function median(xs: number[]): number {
@@ -55,9 +56,9 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function measure(proto: ModelProto, io: () => Io, runs: number, providers: string[]) {
+async function measure(proto: ModelProto, io: () => Io, runs: number, provider: Provider) {
   // Graph optimizations off: they would drop the Identity nodes this bench is made of.
-  const session = await createSession(proto, { executionProviders: providers, optimize: false });
+  const session = await openSession(proto, { provider, optimize: false });
   const feedMs: number[] = [];
   const runMs: number[] = [];
   const readMs: number[] = [];
@@ -99,7 +100,6 @@ async function measure(proto: ModelProto, io: () => Io, runs: number, providers:
 export async function run(): Promise<Record<string, unknown>> {
   const env = process.env;
   const provider = env.PRUNEBENCH_PROVIDER === "cuda" ? "cuda" : "cpu";
-  const providers = provider === "cuda" ? ["cuda", "cpu"] : ["cpu"];
   const preset = (env.PRUNEBENCH_TRANSFER_PRESET ?? "gpt2") as PresetName;
   const runs = Number(env.PRUNEBENCH_TRANSFER_RUNS ?? 5);
   const trainBatch = Number(env.PRUNEBENCH_TRAIN_BATCH ?? 4);
@@ -119,12 +119,12 @@ export async function run(): Promise<Record<string, unknown>> {
     trainGraph,
     () => {
       const feeds: Record<string, ort.Tensor> = { input_ids: ids(trainBatch, trainSeq), labels: ids(trainBatch, trainSeq) };
-      params.forEach((p, i) => (feeds[p.name] = new ort.Tensor("float32", values[i]!, p.dims)));
+      params.forEach((p, i) => (feeds[p.name] = new Tensor("float32", values[i]!, p.dims)));
       const tokens = trainBatch * trainSeq;
       return { feeds, bytesIn: paramCount * 4 + tokens * 16, bytesOut: paramCount * 4 + tokens * 4 };
     },
     runs,
-    providers,
+    provider,
   );
   const windowGraph = passThrough(
     [
@@ -137,7 +137,7 @@ export async function run(): Promise<Record<string, unknown>> {
     windowGraph,
     () => ({ feeds: { input_ids: ids(pplBatch, pplSeq), labels: ids(pplBatch, pplSeq) }, bytesIn: pplBatch * pplSeq * 16, bytesOut: pplBatch * pplSeq * 4 }),
     runs * 4,
-    providers,
+    provider,
   );
 
   // References in the same run: copying the step's bytes in JS, and the JS AdamW step.
@@ -148,8 +148,8 @@ export async function run(): Promise<Record<string, unknown>> {
     copyMs.push(performance.now() - t);
   }
   const states = params.map((p, i) => newParamState(p.name, Float32Array.from(values[i]!), p.dims.length > 1));
-  const grads = [values.map((v, i) => new ort.Tensor("float32", v, params[i]!.dims))];
-  const adamw = await GraphAdamW.create(states, { weightDecay: 0.01, clipNorm: 1 }, { executionProviders: providers });
+  const grads = [values.map((v, i) => new Tensor("float32", v, params[i]!.dims))];
+  const adamw = await GraphAdamW.create(states, { weightDecay: 0.01, clipNorm: 1 }, { provider });
   const adamMs: number[] = [];
   try {
     for (let t = 1; t <= 4; t++) {
@@ -160,7 +160,7 @@ export async function run(): Promise<Record<string, unknown>> {
   } finally {
     await adamw.release();
   }
-  const created = await createSession(windowGraph, { executionProviders: providers });
+  const created = await openSession(windowGraph, { provider });
   await created.release();
   return {
     model: `built ${preset} decoder: ${paramCount} trainable fp32 weights in ${params.length} tensors`,

@@ -41,3 +41,35 @@ test("the loader probe reports a library that cannot load and passes one that lo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a built graph asked for cuda runs, on the cpu where cuda cannot, and training's sessions say the fallback once per process", async () => {
+  const { create } = await import("@bufbuild/protobuf");
+  const { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema } = await import("onnx-buf");
+  const { DataType } = await import("../src/onnx/dtype.ts");
+  const { valueInfoFor } = await import("../src/onnx/emit.ts");
+  const { Tensor, createSession, cudaUnavailableReason, openSession } = await import("../src/eval/session.ts");
+  const graph = create(GraphProtoSchema, {
+    name: "double",
+    node: [create(NodeProtoSchema, { opType: "Add", input: ["x", "x"], output: ["y"] })],
+    input: [valueInfoFor("x", { dtype: DataType.FLOAT, shape: [2] })],
+    output: [valueInfoFor("y", { dtype: DataType.FLOAT, shape: [2] })],
+  });
+  const model = create(ModelProtoSchema, { irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: 17n })], graph });
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...parts: unknown[]) => void lines.push(parts.map(String).join(" "));
+  try {
+    const created = await createSession(model, { provider: "cuda" });
+    assert.equal(created.warning === undefined, created.provider === "cuda", `${created.provider}: ${created.warning}`);
+    if (cudaUnavailableReason()) assert.match(created.warning ?? "", /^cuda provider unavailable, running on cpu: /);
+    for (let i = 0; i < 2; i++) {
+      const session = await openSession(model, { provider: "cuda" });
+      const { y } = await session.run({ x: new Tensor("float32", Float32Array.from([1, 2.5]), [2]) });
+      assert.deepEqual(Array.from(y.data as Float32Array), [2, 5]);
+    }
+    assert.equal(lines.length, created.warning ? 1 : 0, lines.join("\n"));
+    if (created.warning) assert.equal(lines[0], `warning: ${created.warning}`);
+  } finally {
+    console.error = original;
+  }
+});

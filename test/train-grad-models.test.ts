@@ -6,7 +6,7 @@ import { readFloat32 } from "../src/onnx/tensor.ts";
 import { graphOf } from "../src/onnx/model.ts";
 import { buildTrainingGraph, LOSS_SCALE } from "../src/train/training-graph.ts";
 import { gradCheck } from "../src/train/gradcheck.ts";
-import { ort } from "../src/train/session.ts";
+import * as ort from "onnxruntime-node";
 import { TORCH_EXPORT, skipWithoutShared } from "./helpers/shared-data.ts";
 import type { Family } from "../src/models/types.ts";
 import { buildModel } from "../src/models/index.ts";

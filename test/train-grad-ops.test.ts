@@ -5,7 +5,7 @@ import { buildTrainingGraph, GradientError } from "../src/train/training-graph.t
 import { gradCheck } from "../src/train/gradcheck.ts";
 import { readFloat32 } from "../src/onnx/tensor.ts";
 import { DataType } from "../src/onnx/dtype.ts";
-import type { ort } from "../src/train/session.ts";
+import type * as ort from "onnxruntime-node";
 import { floatTensor, int64Tensor, makeModel, randomTensor, withScalarLoss, type NodeSpec } from "./train-fixtures.ts";
 import type { TensorProto } from "onnx-buf";
 

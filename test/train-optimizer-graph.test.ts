@@ -15,7 +15,8 @@ import { batchFeeds, inputTypes, scaleTensor } from "../src/train/feeds.ts";
 import { adamwStep, learningRate, newParamState, type ParamState } from "../src/train/optimizer.ts";
 import { buildOptimizerGraph, GraphAdamW } from "../src/train/optimizer-graph.ts";
 import { Rng } from "../src/train/rng.ts";
-import { createSession, ort } from "../src/train/session.ts";
+import * as ort from "onnxruntime-node";
+import { openSession } from "../src/eval/session.ts";
 import { finetune } from "../src/train/train.ts";
 import { buildTrainingGraph } from "../src/train/training-graph.ts";
 
@@ -110,7 +111,7 @@ test("finetune with the optimizer graph has the losses of the JavaScript AdamW l
     loss: { kind: "lm", family: "decoder" },
     feeds: batchFeeds(sample, [...graphOf(model).input.map((i) => i.name), "labels"], types),
   });
-  const session = await createSession(graph.train);
+  const session = await openSession(graph.train);
   const inits = new Map(graphOf(model).initializer.map((t) => [t.name, t]));
   const states = graph.params.map((p) => newParamState(p.name, Float32Array.from(readFloat32(model, inits.get(p.name)!).data), p.dims.length >= 2, masks.get(p.name)));
   const scored = (examples: Example[]) => examples.reduce((n, e) => n + e.labels.filter((l) => l !== -100).length, 0);

@@ -7,6 +7,7 @@ import { readModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
 import { mapModel } from "../models/index.ts";
 import type { Family } from "../models/types.ts";
+import type { Provider } from "../eval/session.ts";
 import { datasetTokens, defaultCacheDir } from "../eval/token-cache.ts";
 import { finetune, type TrainResult } from "../train/train.ts";
 import { loadMasks, masksFromZeros, type Masks } from "../train/masks.ts";
@@ -114,7 +115,7 @@ export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptio
     masks,
     checkpoint: o.checkpoint ? { file: o.checkpoint, every: Math.max(1, Math.floor(steps / 10)) } : undefined,
     resume: o.resume,
-    session: o.provider ? { executionProviders: [o.provider] } : undefined,
+    session: o.provider ? { provider: o.provider as Provider } : undefined,
     onProgress: (e) => {
       if (e.kind === "validation") console.error(`finetune: step ${e.step}: validation loss ${e.loss.toFixed(4)}, perplexity ${e.perplexity.toFixed(3)}`);
       else if (e.kind === "step" && (Date.now() - lastLog > 5000 || e.step === e.steps)) {

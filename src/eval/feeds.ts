@@ -3,21 +3,22 @@
  * ids, masks of ones, zero token types, positions 0..S-1, and empty past key/values for
  * exports with a KV cache.
  */
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { Tensor } from "./session.ts";
 import type { Family } from "../models/types.ts";
 import { EvalInputError, type Example } from "./protocols.ts";
 
 type IntType = "int64" | "int32";
 
 function intTensor(type: IntType, values: ArrayLike<number>, dims: number[]): ort.Tensor {
-  if (type === "int32") return new ort.Tensor("int32", Int32Array.from(values), dims);
+  if (type === "int32") return new Tensor("int32", Int32Array.from(values), dims);
   const out = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]!);
-  return new ort.Tensor("int64", out, dims);
+  return new Tensor("int64", out, dims);
 }
 
 function filled(type: IntType, n: number, value: number, dims: number[]): ort.Tensor {
-  return type === "int32" ? new ort.Tensor("int32", new Int32Array(n).fill(value), dims) : new ort.Tensor("int64", new BigInt64Array(n).fill(BigInt(value)), dims);
+  return type === "int32" ? new Tensor("int32", new Int32Array(n).fill(value), dims) : new Tensor("int64", new BigInt64Array(n).fill(BigInt(value)), dims);
 }
 
 function stack(rows: Int32Array[]): Int32Array {
@@ -94,7 +95,7 @@ export function emptyPastDims(shape: readonly (number | string | undefined)[], B
 function emptyPast(m: ort.InferenceSession.ValueMetadata | undefined, B: number, name: string): ort.Tensor {
   const dims = m && m.isTensor ? emptyPastDims(m.shape, B) : null;
   if (!m || !m.isTensor || !dims) throw new EvalInputError(`input ${name} (a KV cache) has no declared shape; evaluation cannot build an empty one`);
-  if (m.type === "float16") return new ort.Tensor("float16", new Uint16Array(0), dims);
-  if (m.type === "float32") return new ort.Tensor("float32", new Float32Array(0), dims);
+  if (m.type === "float16") return new Tensor("float16", new Uint16Array(0), dims);
+  if (m.type === "float32") return new Tensor("float32", new Float32Array(0), dims);
   throw new EvalInputError(`input ${name} has type ${m.type}; only float32 and float16 caches are supported`);
 }

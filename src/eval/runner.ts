@@ -4,9 +4,8 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import os from "node:os";
-import * as ort from "onnxruntime-node";
 import type { Runner } from "../results/schema.ts";
-import type { Provider } from "./session.ts";
+import { onnxruntimeVersion, type Provider } from "./session.ts";
 
 export interface GpuInfo {
   gpu: string;
@@ -48,7 +47,7 @@ export function runnerFingerprint(options: RunnerOptions): Runner {
     memoryBytes: os.totalmem(),
     gpu: gpu?.gpu ?? null,
     driver: gpu?.driver ?? null,
-    ort: ort.env.versions.node ?? ort.env.versions.common,
+    ort: onnxruntimeVersion(),
     node: process.versions.node,
     provider: options.provider,
   };

@@ -1,17 +1,24 @@
 /**
- * Inference sessions from in-memory models, on the CPU or CUDA execution provider.
+ * The one module that imports onnxruntime-node: every session of the project (evaluation,
+ * calibration, SparseGPT's products, the training and AdamW graphs) is created here, on the CPU
+ * or CUDA execution provider, with the provider fallback, the thread count and a model's
+ * external data handled once. Elsewhere onnxruntime's types come in by `import type`, and
+ * tensors are made with the `Tensor` exported here.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { toBinary } from "@bufbuild/protobuf";
-import { ModelProtoSchema } from "onnx-buf";
+import { ModelProtoSchema, type ModelProto } from "onnx-buf";
 import * as ort from "onnxruntime-node";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { elementBytes } from "../onnx/dtype.ts";
 import { processAlive } from "../util/processes.ts";
 import { elementCount, externalDataRef, isExternal, tensorShape } from "../onnx/tensor.ts";
+
+export { Tensor } from "onnxruntime-node";
+export type { InferenceSession } from "onnxruntime-node";
 
 export type Provider = "cpu" | "cuda";
 
@@ -19,6 +26,8 @@ export interface SessionOptions {
   provider?: Provider;
   /** intraOpNumThreads; 0 or undefined lets onnxruntime choose (one per physical core). */
   threads?: number;
+  /** Graph optimizations, on unless false: the shape run turns them off so every tapped value exists as written. */
+  optimize?: boolean;
 }
 
 export interface CreatedSession {
@@ -92,13 +101,22 @@ function findFile(dir: string, name: string): string | null {
   return null;
 }
 
-function providerOptions(provider: Provider, threads?: number): ort.InferenceSession.SessionOptions {
+function providerOptions(provider: Provider, options: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
     logSeverityLevel: 3,
     executionProviders: provider === "cuda" ? ["cuda", "cpu"] : ["cpu"],
-    ...(threads ? { intraOpNumThreads: threads } : {}),
-    graphOptimizationLevel: "all",
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    graphOptimizationLevel: options.optimize === false ? "disabled" : "all",
   };
+}
+
+/** The onnxruntime version sessions run on (results record it). */
+export function onnxruntimeVersion(): string {
+  return ort.env.versions.node ?? ort.env.versions.common;
+}
+
+function isOnnxModel(model: OnnxModel | ModelProto): model is OnnxModel {
+  return "proto" in model && "dir" in model;
 }
 
 /**
@@ -108,9 +126,10 @@ function providerOptions(provider: Provider, threads?: number): ort.InferenceSes
  * and it maps the data files from there: nothing is written anywhere, least of all beside the
  * user's model. Earlier versions wrote the graph to `.prunebench-<pid>-<hex>.onnx` beside
  * the data; a kill -9 could leave one, and the next session for that folder removes those of
- * processes no longer alive (removeStaleSessionFiles).
+ * processes no longer alive (removeStaleSessionFiles). A bare ModelProto (a graph the project
+ * built, its weights inline or fed as inputs) has no external data to find.
  */
-export async function createSession(model: OnnxModel, options: SessionOptions = {}): Promise<CreatedSession> {
+export async function createSession(model: OnnxModel | ModelProto, options: SessionOptions = {}): Promise<CreatedSession> {
   let provider: Provider = options.provider ?? "cpu";
   let warning: string | undefined;
   if (provider === "cuda") {
@@ -120,17 +139,11 @@ export async function createSession(model: OnnxModel, options: SessionOptions = 
       provider = "cpu";
     }
   }
-  const bytes = toBinary(ModelProtoSchema, model.proto);
-  const external = graphOf(model).initializer.filter(isExternal);
-  // The same checks as every read (no location leaving the model's folder, bytes in bounds),
-  // before onnxruntime is pointed at the files.
-  for (const t of external) externalDataRef(model, t, elementCount(tensorShape(model, t)) * (elementBytes(t.dataType) ?? 0));
-  if (external.length) removeStaleSessionFiles(model.dir);
-  // onnxruntime checks each location against this folder with links resolved, as externalDataRef did.
-  const dataFolder = external.length ? { extra: { session: { model_external_initializers_file_folder_path: realpathSync(model.dir) } } } : {};
+  const bytes = toBinary(ModelProtoSchema, isOnnxModel(model) ? model.proto : model);
+  const dataFolder = isOnnxModel(model) ? externalDataFolder(model) : {};
   const start = performance.now();
   let session: ort.InferenceSession;
-  const create = (p: Provider) => ort.InferenceSession.create(bytes, { ...providerOptions(p, options.threads), ...dataFolder });
+  const create = (p: Provider) => ort.InferenceSession.create(bytes, { ...providerOptions(p, options), ...dataFolder });
   try {
     session = await create(provider);
   } catch (error) {
@@ -141,6 +154,35 @@ export async function createSession(model: OnnxModel, options: SessionOptions = 
   }
   return { session, provider, warning, createMs: performance.now() - start };
 }
+
+/**
+ * Where onnxruntime finds a model's external data (none: {}). The locations get the same checks
+ * as every read (no location leaving the model's folder, bytes in bounds) before onnxruntime is
+ * pointed at the files; it checks each against this folder with links resolved, as
+ * externalDataRef did.
+ */
+function externalDataFolder(model: OnnxModel): ort.InferenceSession.SessionOptions {
+  const external = graphOf(model).initializer.filter(isExternal);
+  if (!external.length) return {};
+  for (const t of external) externalDataRef(model, t, elementCount(tensorShape(model, t)) * (elementBytes(t.dataType) ?? 0));
+  removeStaleSessionFiles(model.dir);
+  return { extra: { session: { model_external_initializers_file_folder_path: realpathSync(model.dir) } } };
+}
+
+/**
+ * A session whose cuda fallback, if any, is said once per process on stderr: for callers whose
+ * results carry no warnings (the training and AdamW graphs, SparseGPT's products).
+ */
+export async function openSession(model: OnnxModel | ModelProto, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const created = await createSession(model, options);
+  if (created.warning && !warned.has(created.warning)) {
+    warned.add(created.warning);
+    console.error(`warning: ${created.warning}`);
+  }
+  return created.session;
+}
+
+const warned = new Set<string>();
 
 const STALE_SESSION_FILE = /^\.prunebench-(\d+)-[0-9a-f]+\.onnx$/;
 

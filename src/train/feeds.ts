@@ -2,11 +2,20 @@
 import type { ModelProto } from "onnx-buf";
 import { emptyPastDims, isPastInput } from "../eval/feeds.ts";
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
-import { intTensor, ort } from "./session.ts";
+import { Tensor } from "../eval/session.ts";
+import { DataType } from "../onnx/dtype.ts";
 import type { Example } from "./batches.ts";
 import { UserError } from "../errors.ts";
 
 export class FeedError extends UserError {}
+
+/** Integer feeds in the element type a graph input declares. */
+function intTensor(dataType: number, values: ArrayLike<number>, dims: number[]): Tensor {
+  if (dataType === DataType.INT32) return new Tensor("int32", Int32Array.from(values), dims);
+  if (dataType === DataType.INT64) return new Tensor("int64", BigInt64Array.from(Array.from(values), (v) => BigInt(v)), dims);
+  if (dataType === DataType.FLOAT) return new Tensor("float32", Float32Array.from(values), dims);
+  throw new Error(`unsupported input type ${DataType[dataType] ?? dataType}`);
+}
 
 export function inputTypes(proto: ModelProto): Map<string, number> {
   const out = new Map<string, number>();
@@ -14,11 +23,11 @@ export function inputTypes(proto: ModelProto): Map<string, number> {
   return out;
 }
 
-export function batchFeeds(examples: Example[], inputs: string[], types: Map<string, number>, extra: Record<string, ort.Tensor> = {}): Record<string, ort.Tensor> {
+export function batchFeeds(examples: Example[], inputs: string[], types: Map<string, number>, extra: Record<string, Tensor> = {}): Record<string, Tensor> {
   const B = examples.length;
   const S = examples[0].input_ids.length;
   const T = examples[0].decoder_input_ids?.length ?? 0;
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, Tensor> = {};
   const fill = (v: number, n: number) => new Array<number>(n).fill(v);
   for (const name of inputs) {
     if (name in extra) {
@@ -68,18 +77,18 @@ export function batchFeeds(examples: Example[], inputs: string[], types: Map<str
  * Empty fp32 KV caches (past length 0) for every past input of a model (the training view is
  * fp32), so a cache export trains as a plain forward pass.
  */
-export function emptyPastFeeds(model: OnnxModel, batch: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
+export function emptyPastFeeds(model: OnnxModel, batch: number): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
   for (const input of graphOf(model).input) {
     if (!isPastInput(input.name)) continue;
     const shape = input.type?.value.case === "tensorType" ? (input.type.value.value.shape?.dim ?? []).map((d) => (d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : undefined)) : [];
     const dims = emptyPastDims(shape, batch);
     if (!dims) throw new FeedError(`${model.file}: input ${JSON.stringify(input.name)} (a KV cache) declares no shape; training cannot build an empty one`);
-    feeds[input.name] = new ort.Tensor("float32", new Float32Array(0), dims);
+    feeds[input.name] = new Tensor("float32", new Float32Array(0), dims);
   }
   return feeds;
 }
 
-export function scaleTensor(value: number): ort.Tensor {
-  return new ort.Tensor("float32", new Float32Array([value]), []);
+export function scaleTensor(value: number): Tensor {
+  return new Tensor("float32", new Float32Array([value]), []);
 }

@@ -7,7 +7,8 @@
  * derivatives below about ulp(L) / eps; errors are measured against at least 100 times that.
  */
 import type { TrainingGraph } from "./training-graph.ts";
-import { createSession, ort, type SessionOptions } from "./session.ts";
+import type * as ort from "onnxruntime-node";
+import { openSession, Tensor, type SessionOptions } from "../eval/session.ts";
 import { Rng } from "./rng.ts";
 
 export interface GradCheckOptions {
@@ -35,10 +36,10 @@ export async function gradCheck(options: GradCheckOptions): Promise<GradCheckRes
   const eps = options.eps ?? 1e-2;
   const k = options.coordinates ?? 16;
   const rng = new Rng(options.seed ?? 0);
-  const train = await createSession(graph.train, options.session);
-  const evaluate = await createSession(graph.evaluate, options.session);
+  const train = await openSession(graph.train, options.session);
+  const evaluate = await openSession(graph.evaluate, options.session);
   try {
-    const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, new ort.Tensor("float32", options.params.get(p.name)!, p.dims)]));
+    const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, new Tensor("float32", options.params.get(p.name)!, p.dims)]));
     const out = await train.run({ ...feeds, ...paramFeeds() });
     const lossAt = async () => (await evaluate.run({ ...feeds, ...paramFeeds() }))[graph.loss].data[0] as number;
     const base = await lossAt();

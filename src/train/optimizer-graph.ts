@@ -17,7 +17,8 @@ import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type Mode
 import { DataType } from "../onnx/dtype.ts";
 import { Emitter, valueInfoFor } from "../onnx/emit.ts";
 import type { AdamWOptions, ParamState } from "./optimizer.ts";
-import { createSession, ort, type SessionOptions } from "./session.ts";
+import type * as ort from "onnxruntime-node";
+import { openSession, Tensor, type SessionOptions } from "../eval/session.ts";
 
 export interface OptimizedParam {
   name: string;
@@ -161,8 +162,8 @@ export class GraphAdamW {
   static async create(states: ParamState[], options: AdamWOptions & { accumulate?: number }, session?: SessionOptions): Promise<GraphAdamW> {
     const params = states.map((s) => ({ name: s.name, size: s.value.length, decay: s.decay, masked: !!s.mask }));
     const graph = buildOptimizerGraph({ ...options, params });
-    const masks = states.map((s) => (s.mask ? new ort.Tensor("bool", s.mask, [s.mask.length]) : undefined));
-    return new GraphAdamW(states, graph, await createSession(graph.proto, session), masks);
+    const masks = states.map((s) => (s.mask ? new Tensor("bool", s.mask, [s.mask.length]) : undefined));
+    return new GraphAdamW(states, graph, await openSession(graph.proto, session), masks);
   }
 
   /**
@@ -196,9 +197,9 @@ export class GraphAdamW {
 }
 
 function scalar(value: number): ort.Tensor {
-  return new ort.Tensor("float64", new Float64Array([value]), []);
+  return new Tensor("float64", new Float64Array([value]), []);
 }
 
 function flat(data: Float32Array): ort.Tensor {
-  return new ort.Tensor("float32", data, [data.length]);
+  return new Tensor("float32", data, [data.length]);
 }

@@ -7,7 +7,29 @@
 import { create } from "@bufbuild/protobuf";
 import { ValueInfoProtoSchema, type ModelProto } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
-import { createSession, onnxType, type ort, type SessionOptions } from "./session.ts";
+import type * as ort from "onnxruntime-node";
+import { openSession, type SessionOptions } from "../eval/session.ts";
+
+const TYPES: Record<string, number> = {
+  float32: DataType.FLOAT,
+  float64: DataType.DOUBLE,
+  float16: DataType.FLOAT16,
+  int64: DataType.INT64,
+  int32: DataType.INT32,
+  int16: DataType.INT16,
+  int8: DataType.INT8,
+  uint8: DataType.UINT8,
+  uint16: DataType.UINT16,
+  uint32: DataType.UINT32,
+  uint64: DataType.UINT64,
+  bool: DataType.BOOL,
+  string: DataType.STRING,
+};
+
+/** The ONNX element type of an onnxruntime tensor. */
+function onnxType(tensor: ort.Tensor): number {
+  return TYPES[tensor.type] ?? DataType.UNDEFINED;
+}
 
 export interface ValueFacts {
   dims: number[];
@@ -28,7 +50,7 @@ export async function tapShapes(proto: ModelProto, feeds: Record<string, ort.Ten
     }
   }
   const tapped: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, ...extra] } };
-  const session = await createSession(tapped, { ...options, optimize: false });
+  const session = await openSession(tapped, { ...options, optimize: false });
   try {
     const results = await session.run(feeds);
     const facts = new Map<string, ValueFacts>();

@@ -20,7 +20,8 @@ import { BestWeights } from "./best.ts";
 import { learningRate, newParamState, type ParamState, type Schedule } from "./optimizer.ts";
 import { GraphAdamW } from "./optimizer-graph.ts";
 import { Rng } from "./rng.ts";
-import { createSession, ort, type SessionOptions } from "./session.ts";
+import type * as ort from "onnxruntime-node";
+import { openSession, Tensor, type SessionOptions } from "../eval/session.ts";
 import { transpose2d, type TiedCopy } from "./tied.ts";
 import { buildTrainingGraph, type TrainingGraph } from "./training-graph.ts";
 
@@ -145,8 +146,8 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
     session: o.session,
   });
   const feedTypes = inputTypes(graph.train);
-  const trainSession = await createSession(graph.train, o.session);
-  const evalSession = await createSession(graph.evaluate, o.session);
+  const trainSession = await openSession(graph.train, o.session);
+  const evalSession = await openSession(graph.evaluate, o.session);
   let optimizer: GraphAdamW | undefined;
   const profile: TrainResult["profile"] = { trainGraphSeconds: 0, optimizerSeconds: 0, validationSeconds: 0 };
   const clock = async <T>(part: keyof TrainResult["profile"], run: () => Promise<T>): Promise<T> => {
@@ -276,7 +277,7 @@ function scored(examples: Example[]): number {
 }
 
 function tensorOf(data: Float32Array, dims: number[]): ort.Tensor {
-  return new ort.Tensor("float32", data, dims);
+  return new Tensor("float32", data, dims);
 }
 
 /** Values of named float initializers (fp32, fp16, bf16), as written in the output model, in fp32. */

@@ -14,7 +14,7 @@ import { attributeFloat, attributeInt, attributeInts, describe } from "../onnx/g
 import { graphOf, type OnnxModel } from "../onnx/model.ts";
 import { materialize, readFloat32, readIntegers } from "../onnx/tensor.ts";
 import { GRAD_RULES, NON_DIFFERENTIABLE, type GradContext } from "./grad/index.ts";
-import { ort, type SessionOptions } from "./session.ts";
+import { Tensor, type SessionOptions } from "../eval/session.ts";
 import { tapShapes, type ValueFacts } from "./shapes.ts";
 import { findTiedCopies, isSinusoidal, type TiedCopy } from "./tied.ts";
 import { UserError } from "../errors.ts";
@@ -32,7 +32,7 @@ export interface TrainingGraphOptions {
    * Example feeds at the training shape (every model input, plus `labels` for an "lm" loss).
    * Their shapes become the graph's static shapes.
    */
-  feeds: Record<string, ort.Tensor>;
+  feeds: Record<string, Tensor>;
   /** Which float initializers to train (default: every one that reaches the loss, except fixed sinusoidal position tables). */
   trainable?: (name: string) => boolean;
   /** Float initializers never trained whatever `trainable` says (tables such as rotary caches). */
@@ -155,7 +155,7 @@ function forwardGraphWithLoss(options: TrainingGraphOptions): Build {
 async function shapesAndValues(b: Build): Promise<void> {
   const { file } = b.model;
   const feeds = { ...b.options.feeds };
-  if (b.scale) feeds[b.scale] = new ort.Tensor("float32", new Float32Array([1]), []);
+  if (b.scale) feeds[b.scale] = new Tensor("float32", new Float32Array([1]), []);
   for (const input of b.forward.input) {
     if (!(input.name in feeds)) throw new OnnxFormatError(file, "graph.input", `needs a feed for ${JSON.stringify(input.name)} to fix the training shape`);
   }

@@ -4,9 +4,10 @@
  * product in JavaScript runs at about 1 GFLOP/s and MLAS at 30 or more on two cores.
  * Each product shape is one small graph with symbolic dimensions, built once per process.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type ModelProto } from "onnx-buf";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { openSession, Tensor } from "../../eval/session.ts";
 import { DataType } from "../../onnx/dtype.ts";
 import { addNode, valueInfoFor } from "../../onnx/emit.ts";
 
@@ -49,7 +50,7 @@ function sessionFor(spec: GemmSpec): Promise<ort.InferenceSession> {
   const key = JSON.stringify(spec);
   let session = sessions.get(key);
   if (!session) {
-    session = ort.InferenceSession.create(toBinary(ModelProtoSchema, gemmModel(spec)), { logSeverityLevel: 3, executionProviders: ["cpu"], graphOptimizationLevel: "all" });
+    session = openSession(gemmModel(spec));
     sessions.set(key, session);
   }
   return session;
@@ -72,7 +73,7 @@ export async function gemm(a: Matrix, b: Matrix, options: Partial<GemmSpec> & { 
   const [kb, n] = spec.transB ? [b.cols, b.rows] : [b.rows, b.cols];
   if (k !== kb) throw new Error(`gemm: inner dimensions ${k} and ${kb} differ`);
   if (options.c && (options.c.rows !== m || options.c.cols !== n)) throw new Error(`gemm: C is ${options.c.rows}x${options.c.cols}, the product ${m}x${n}`);
-  const tensor = (x: Matrix) => new ort.Tensor("float32", x.data.length === x.rows * x.cols ? x.data : x.data.subarray(0, x.rows * x.cols), [x.rows, x.cols]);
+  const tensor = (x: Matrix) => new Tensor("float32", x.data.length === x.rows * x.cols ? x.data : x.data.subarray(0, x.rows * x.cols), [x.rows, x.cols]);
   const feeds: Record<string, ort.Tensor> = { a: tensor(a), b: tensor(b), ...(options.c ? { c: tensor(options.c) } : {}) };
   const session = await sessionFor(spec);
   const result = await session.run(feeds);

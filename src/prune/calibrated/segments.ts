@@ -13,8 +13,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { GraphProtoSchema, type NodeProto, type TensorProto, type ValueInfoProto } from "onnx-buf";
-import * as ort from "onnxruntime-node";
-import { createSession } from "../../eval/session.ts";
+import type * as ort from "onnxruntime-node";
+import { createSession, Tensor } from "../../eval/session.ts";
 import { DataType } from "../../onnx/dtype.ts";
 import { consumers, nodeInputs, shallowMessage, topologicalOrder } from "../../onnx/graph.ts";
 import { addNode, namesOf, valueInfoFor } from "../../onnx/emit.ts";
@@ -199,7 +199,7 @@ export class SegmentedCalibration {
         for (const name of part.cut) feeds[name] = this.cache.get(name)![w];
         for (const t of part.weights) {
           const tensor = graphOf(this.model).initializer.find((x) => x.name === t.name)!;
-          feeds[fed.get(t.name)!] = new ort.Tensor("float32", t.weights, tensorShape(this.model, tensor));
+          feeds[fed.get(t.name)!] = new Tensor("float32", t.weights, tensorShape(this.model, tensor));
         }
         const result = await session.run(feeds, fetches);
         if (reduce && reductions) {
