@@ -101,6 +101,8 @@ type Issue = ZodError["issues"][number];
  */
 function innermost(issue: Issue, prefix: readonly PropertyKey[]): { path: PropertyKey[]; message: string }[] {
   const path = [...prefix, ...issue.path];
+  // A misspelt key is named by its own path (prune.sparsty), not its parent's.
+  if (issue.code === "unrecognized_keys") return issue.keys.map((key) => ({ path: [...path, key], message: "unknown field" }));
   if (issue.code === "invalid_union") {
     const near = issue.errors.filter((branch) => branch.some((i) => i.path.length > 0));
     if (near.length === 1) return near[0].flatMap((i) => innermost(i, path));

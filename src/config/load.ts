@@ -6,13 +6,17 @@ import { z } from "zod";
 import { UserError, formatIssues } from "../errors.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
-/** A bad config: one line per problem, each "file: field.path: what is wrong". */
+/**
+ * A bad config: one line per problem, each "file: field.path: what is wrong". The field is the
+ * first problem's path, or none (null) where the file as a whole is the problem (unreadable, not YAML).
+ */
 export class ConfigError extends UserError {
   constructor(
     file: string,
     readonly issues: string[],
+    field: string | null = issues[0]?.split(":")[0] ?? null,
   ) {
-    super(issues.map((i) => `${file}: ${i}`).join("\n"), { file, field: issues[0]?.split(":")[0] });
+    super(issues.map((i) => `${file}: ${i}`).join("\n"), { file, field: field ?? undefined });
   }
 }
 
@@ -31,7 +35,7 @@ export function loadConfig(file: string): LoadedConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError(file, [`cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
+    throw new ConfigError(file, [`cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`], null);
   }
   return parseConfig(text, file);
 }
@@ -39,7 +43,7 @@ export function loadConfig(file: string): LoadedConfig {
 export function parseConfig(text: string, file: string): LoadedConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`));
+    throw new ConfigError(file, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`), null);
   }
   const parsed = ConfigSchema.safeParse(doc.toJS());
   if (!parsed.success) throw new ConfigError(file, formatIssues(parsed.error));

@@ -27,15 +27,20 @@ export const ModelSourceSchema = z
   .refine((m) => Boolean(m.path) !== Boolean(m.hf), { message: "give exactly one of 'path' or 'hf'" });
 
 /** The registered methods (src/prune/registry.ts). */
-const MethodName = z.enum(METHOD_NAMES);
+const MethodName = z.enum(METHOD_NAMES, { error: (issue) => `unknown pruning method ${JSON.stringify(issue.input)}; known: ${METHOD_NAMES.join(", ")}` });
 
 /** A method is a name, or a one-key map from the name to its options. */
-export const MethodSchema = z.union([
-  MethodName,
-  z.partialRecord(MethodName, z.union([z.record(z.string(), z.unknown()), z.string(), z.null()])).refine((m) => Object.keys(m).length === 1, {
-    message: "a method with options is a map with one key, e.g. { nm: \"2:4\" }",
-  }),
-]);
+export const MethodSchema = z.union(
+  [
+    MethodName,
+    z
+      .partialRecord(MethodName, z.union([z.record(z.string(), z.unknown()), z.string(), z.null()], { error: "a method's options are a map, a single value (e.g. \"2:4\") or nothing" }))
+      .refine((m) => Object.keys(m).length === 1, {
+        message: "a method with options is a map with one key, e.g. { nm: \"2:4\" }",
+      }),
+  ],
+  { error: (issue) => (typeof issue.input === "string" ? `unknown pruning method ${JSON.stringify(issue.input)}; known: ${METHOD_NAMES.join(", ")}` : `a method is a name (${METHOD_NAMES.join(", ")}) or a map from one name to its options`) },
+);
 export type MethodSpec = z.infer<typeof MethodSchema>;
 
 export const DatasetRefSchema = z.string().min(1);

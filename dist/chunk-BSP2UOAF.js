@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{createStopSignal,resultFile,runConfigs}from"./chunk-ZAJPVK4P.js";import"./chunk-Q6FT376I.js";import"./chunk-HGZAXILM.js";import"./chunk-PPXCYA7O.js";import"./chunk-W5XHFQBC.js";import{RunInterrupted}from"./chunk-FZRKOXEM.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
