@@ -39,8 +39,10 @@ export { AttributeType };
  */
 export class NameAllocator {
   private readonly used = new Set<string>();
-  /** Nodes, tensors and value infos whose names are in `used`: sync() only reads new ones. */
+  /** Nodes, tensors and value infos whose names are in `used`. */
   private readonly seen = new WeakSet<object>();
+  /** Each list of the graph as it was last read, so that sync() reads only what is new. */
+  private readonly snapshots = new WeakMap<readonly object[], object[]>();
   /** The suffix fresh(base) tries first: every lower one was taken when it last returned. */
   private readonly nextSuffix = new Map<string, number>();
   constructor(graph: GraphProto) {
@@ -48,22 +50,36 @@ export class NameAllocator {
   }
   /**
    * Takes in the names of every node, value info and initializer added to the graph since the
-   * last call, however it was added (a cheap pass over the lists when nothing changed). A node
-   * edited in place to write a new output is not seen: give such edits their names here first.
+   * last call, however it was added: items appended are read alone, and a list changed
+   * anywhere else is read again for the items not seen yet. A node edited in place to write a
+   * new output is not seen: give such edits their names here first.
    */
   sync(graph: GraphProto): void {
-    for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.see(v, [v.name]);
-    for (const t of graph.initializer) this.see(t, [t.name]);
-    for (const node of graph.node) {
-      if (this.seen.has(node)) continue;
-      this.see(node, [node.name, ...node.input, ...node.output]);
+    for (const list of [graph.input, graph.output, graph.valueInfo]) this.syncList(list, (v) => [v.name]);
+    this.syncList(graph.initializer, (t) => [t.name]);
+    this.syncList(graph.node, (node) => {
       for (const a of node.attribute) for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) this.sync(g);
-    }
+      return [node.name, ...node.input, ...node.output];
+    });
   }
-  private see(item: object, names: readonly string[]): void {
-    if (this.seen.has(item)) return;
-    this.seen.add(item);
-    for (const n of names) this.used.add(n);
+  private syncList<T extends object>(list: readonly T[], names: (item: T) => readonly string[]): void {
+    const snapshot = this.snapshots.get(list);
+    // Unchanged up to the last read (compared by identity, a swap included): only the tail is new.
+    let from = snapshot && snapshot.length <= list.length ? snapshot.length : 0;
+    for (let i = 0; i < from; i++) {
+      if (list[i] !== snapshot![i]) {
+        from = 0;
+        break;
+      }
+    }
+    for (let i = from; i < list.length; i++) {
+      const item = list[i];
+      if (this.seen.has(item)) continue;
+      this.seen.add(item);
+      for (const n of names(item)) this.used.add(n);
+    }
+    if (from === 0 || !snapshot) this.snapshots.set(list, list.slice());
+    else for (let i = from; i < list.length; i++) snapshot.push(list[i]);
   }
   /** `base` itself when free, else `base_1`, `base_2`, ... */
   fresh(base: string): string {

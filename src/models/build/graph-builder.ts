@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema, type ModelProto, type TensorProto } from "onnx-buf";
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema, type ModelProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
 import { Emitter, namesOf, valueInfoFor, type Attributes } from "../../onnx/emit.ts";
 
@@ -31,9 +31,11 @@ export const BUILD_OPSET = 14;
  * specs are kept so they can be generated one by one when the model is written.
  */
 export class GraphBuilder {
-  /** Nodes, inputs and outputs; initializers are added when the model is made. */
+  /** Inputs and outputs; initializers are added when the model is made. */
   private readonly graph = create(GraphProtoSchema, { name: "main_graph" });
-  private readonly e = new Emitter(this.graph, { opset: BUILD_OPSET });
+  /** The nodes, kept apart from the graph while it is built: only this builder writes them. */
+  private readonly nodes: NodeProto[] = [];
+  private readonly e = new Emitter(this.graph, { opset: BUILD_OPSET, into: { node: this.nodes, initializer: [] } });
   readonly weights: WeightSpec[] = [];
   private scopes: string[] = [];
   private matmulCounter = 0;
@@ -100,7 +102,7 @@ export class GraphBuilder {
       opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(BUILD_OPSET) })],
       graph: create(GraphProtoSchema, {
         name: this.graph.name,
-        node: this.graph.node,
+        node: this.nodes,
         initializer,
         input: this.graph.input,
         output: this.graph.output,
