@@ -9,7 +9,9 @@ import { create } from "@bufbuild/protobuf";
 import {
   AttributeProto_AttributeType as AttributeType,
   AttributeProtoSchema,
+  ModelProtoSchema,
   NodeProtoSchema,
+  OperatorSetIdProtoSchema,
   TensorProtoSchema,
   TensorShapeProto_DimensionSchema,
   TensorShapeProtoSchema,
@@ -115,9 +117,11 @@ export function namesOf(graph: GraphProto): NameAllocator {
 
 /**
  * The ValueInfoProto onnxruntime and onnx expect for a tensor of this type: numbers are fixed
- * sizes, strings symbolic ones (dim_param); no `shape` leaves the rank unknown.
+ * sizes, strings symbolic ones (dim_param); no `shape` leaves the rank unknown, and no type at
+ * all a bare name (an output whose type onnxruntime infers).
  */
-export function valueInfoFor(name: string, type: ValueType): ValueInfoProto {
+export function valueInfoFor(name: string, type?: ValueType): ValueInfoProto {
+  if (!type) return create(ValueInfoProtoSchema, { name });
   const tensorType = create(TypeProto_TensorSchema, {
     elemType: type.dtype,
     shape: type.shape
@@ -131,6 +135,14 @@ export function valueInfoFor(name: string, type: ValueType): ValueInfoProto {
       : undefined,
   });
   return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: "tensorType", value: tensorType } }) });
+}
+
+/**
+ * A model around a graph the project built: IR version 8 (onnxruntime 1.14 on), the default
+ * domain at `opset`, producer "prunebench"; `fields` adds or overrides the rest (producerVersion, docString).
+ */
+export function modelOf(graph: GraphProto, opset: number, fields: { producerVersion?: string; docString?: string } = {}): ModelProto {
+  return create(ModelProtoSchema, { irVersion: 8n, producerName: "prunebench", ...fields, opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(opset) })], graph });
 }
 
 /** The default domain, named "" or "ai.onnx" (onnxruntime's contrib ops are "com.microsoft"). */

@@ -13,9 +13,9 @@
  * weight stays exactly 0 (it was zeroed when the state was made) and adds nothing to the norm.
  */
 import { create } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type ModelProto } from "onnx-buf";
+import { GraphProtoSchema, type ModelProto } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
-import { Emitter, valueInfoFor } from "../onnx/emit.ts";
+import { Emitter, modelOf, valueInfoFor } from "../onnx/emit.ts";
 import type { AdamWOptions, ParamState } from "./optimizer.ts";
 import type * as ort from "onnxruntime-node";
 import { openSession, Tensor, type SessionOptions } from "../eval/session.ts";
@@ -132,13 +132,7 @@ export function buildOptimizerGraph(options: OptimizerGraphOptions): OptimizerGr
     named(e, "Sub", [decayed, e.mul(update, fStep)], s.newValue);
   });
 
-  const proto = create(ModelProtoSchema, {
-    irVersion: 8n,
-    producerName: "prunebench",
-    opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(OPSET) })],
-    graph,
-  });
-  return { proto, slots, lr, step, gradNorm };
+  return { proto: modelOf(graph, OPSET), slots, lr, step, gradNorm };
 }
 
 /** One node whose output is the given (graph output) name, so no Identity copies it there. */

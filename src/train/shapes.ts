@@ -4,9 +4,9 @@
  * what onnxruntime computes there is exact; it also gives the values of small integer tensors
  * (Slice bounds, Reduce axes, Split sizes) however the exporter computed them.
  */
-import { create } from "@bufbuild/protobuf";
-import { ValueInfoProtoSchema, type ModelProto } from "onnx-buf";
+import type { ModelProto } from "onnx-buf";
 import { DataType } from "../onnx/dtype.ts";
+import { valueInfoFor } from "../onnx/emit.ts";
 import type * as ort from "onnxruntime-node";
 import { openSession, type SessionOptions } from "../eval/session.ts";
 
@@ -46,7 +46,7 @@ export async function tapShapes(proto: ModelProto, feeds: Record<string, ort.Ten
     for (const name of node.output) {
       if (!name || known.has(name)) continue;
       known.add(name);
-      extra.push(create(ValueInfoProtoSchema, { name }));
+      extra.push(valueInfoFor(name));
     }
   }
   const tapped: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, ...extra] } };

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorProtoSchema, type ModelProto, type NodeProto, type TensorProto } from "onnx-buf";
+import { GraphProtoSchema, TensorProtoSchema, type ModelProto, type NodeProto, type TensorProto } from "onnx-buf";
 import { DataType } from "../../onnx/dtype.ts";
-import { Emitter, namesOf, valueInfoFor, type Attributes } from "../../onnx/emit.ts";
+import { Emitter, modelOf, namesOf, valueInfoFor, type Attributes } from "../../onnx/emit.ts";
 
 /** How a built weight's values are made. */
 export type WeightInit =
@@ -94,20 +94,8 @@ export class GraphBuilder {
   }
 
   toModel(initializer: TensorProto[], docString: string): ModelProto {
-    return create(ModelProtoSchema, {
-      irVersion: 8n,
-      producerName: "prunebench",
-      producerVersion: "0.1.0",
-      docString,
-      opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(BUILD_OPSET) })],
-      graph: create(GraphProtoSchema, {
-        name: this.graph.name,
-        node: this.nodes,
-        initializer,
-        input: this.graph.input,
-        output: this.graph.output,
-      }),
-    });
+    const graph = create(GraphProtoSchema, { name: this.graph.name, node: this.nodes, initializer, input: this.graph.input, output: this.graph.output });
+    return modelOf(graph, BUILD_OPSET, { producerVersion: "0.1.0", docString });
   }
 }
 

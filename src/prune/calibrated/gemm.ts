@@ -5,11 +5,11 @@
  * Each product shape is one small graph with symbolic dimensions, built once per process.
  */
 import { create } from "@bufbuild/protobuf";
-import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type ModelProto } from "onnx-buf";
+import { GraphProtoSchema, type ModelProto } from "onnx-buf";
 import type * as ort from "onnxruntime-node";
 import { openSession, Tensor } from "../../eval/session.ts";
 import { DataType } from "../../onnx/dtype.ts";
-import { addNode, valueInfoFor } from "../../onnx/emit.ts";
+import { addNode, modelOf, valueInfoFor } from "../../onnx/emit.ts";
 
 /** Y = alpha * op(A) @ op(B) (+ C when `accumulate`), op transposing where asked. */
 export interface GemmSpec {
@@ -36,12 +36,7 @@ export function gemmModel(spec: GemmSpec): ModelProto {
   // alpha and beta are FLOAT attributes even when whole numbers.
   const attributes = { transA: spec.transA ? 1 : 0, transB: spec.transB ? 1 : 0, alpha: { float: spec.alpha }, beta: { float: 1 } };
   addNode(graph, { opType: "Gemm", inputs: spec.accumulate ? ["a", "b", "c"] : ["a", "b"], outputs: ["y"], attributes });
-  return create(ModelProtoSchema, {
-    irVersion: 8n,
-    producerName: "prunebench",
-    opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: 13n })],
-    graph,
-  });
+  return modelOf(graph, 13);
 }
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
