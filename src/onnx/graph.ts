@@ -1,6 +1,6 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { ModelProtoSchema, StringStringEntryProtoSchema, type AttributeProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from "onnx-buf";
-import { namesOf } from "./emit.ts";
+import { namesOf } from "./names.ts";
 import { OnnxFormatError } from "./errors.ts";
 import { graphOf, type OnnxModel } from "./model.ts";
 
