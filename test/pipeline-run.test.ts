@@ -67,7 +67,7 @@ test("a reduced demo runs end to end: analysis, dense, prune sweep, fine-tune, e
   assert.equal(control.finetuned, true);
   assert.equal(control.nonzeroParams, dense.nonzeroParams);
   for (const run of result.runs.filter((r) => r.finetuned)) {
-    assert.ok(run.finetune!.lossEnd <= run.finetune!.lossStart, `${run.id}: validation ${run.finetune!.lossStart} -> ${run.finetune!.lossEnd}`);
+    assert.ok(run.finetune!.lossEnd! <= run.finetune!.lossStart!, `${run.id}: validation ${run.finetune!.lossStart} -> ${run.finetune!.lossEnd}`);
     assert.equal(run.finetune!.validation, "bundled/train, last 10% held out");
     assert.ok(run.finetune!.bestStep! >= 0 && run.finetune!.bestStep! <= 4);
   }

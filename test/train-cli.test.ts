@@ -1,7 +1,7 @@
 /** `prunebench finetune` in-process: a pruned built model with its mask file, and an external trainer. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,9 +83,13 @@ writeModel(m, output);
     assert.ok(result.reapplied > 0);
     assert.equal(result.sparsity!.kept, 1);
     zerosKept(out, mask);
-    await assert.rejects(runExternalTrainer({ command: command("drop"), model, out, masks, cwd: root, onOutput: () => {} }), (e: Error) => e instanceof ExternalTrainerError && /lacks the weight/.test(e.message));
-    await assert.rejects(runExternalTrainer({ command: command("reshape"), model, out, masks, cwd: root, onOutput: () => {} }), /has shape \[64,32\], the pruned model's is \[32,64\]/);
-    await assert.rejects(runExternalTrainer({ command: "exit 3 {out}", model, out, masks, onOutput: () => {} }), /exited with status 3/);
+    await assert.rejects(runExternalTrainer({ command: command("drop"), model, out, masks, cwd: root, onOutput: () => {} }), (e: Error) => e instanceof ExternalTrainerError && /not the same graph as .*: it lacks the initializer/.test(e.message));
+    await assert.rejects(runExternalTrainer({ command: command("reshape"), model, out, masks, cwd: root, onOutput: () => {} }), /: finetune\.command ".*": .*tuned\.onnx: not the same graph as .*pruned\.onnx: initializer ".*c_fc\.weight" has shape \[64,32\], the input's is \[32,64\]$/);
+    await assert.rejects(runExternalTrainer({ command: "exit 3 {out}", model, out, masks, onOutput: () => {} }), /: finetune\.command "exit 3 \{out\}": exited with status 3$/);
+    // The failed attempts left the good run's model as it was; the two rejected models are kept
+    // beside it for a look, the command that wrote nothing left nothing.
+    zerosKept(out, mask);
+    assert.equal(readdirSync(dir).filter((f) => f.startsWith(".prunebench-trainer-")).length, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

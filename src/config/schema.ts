@@ -97,7 +97,8 @@ export const FinetuneSchema = z
     warmup: z.number().int().nonnegative().default(0),
     weight_decay: z.number().nonnegative().default(0),
     seed: z.number().int().default(0),
-    command: z.string().optional(),
+    /** An external trainer: a shell command that reads {model} and writes {out} (src/train/external.ts). */
+    command: z.string().refine((c) => c.includes("{out}"), "must contain {out}, where the trained model is written").optional(),
   });
 
 export const PerplexityEvalSchema = z.strictObject({

@@ -58,6 +58,7 @@ export function openJournal(outDir: string, model: string, configHash: string): 
       return missing.length ? undefined : (value as T);
     },
     put<T>(stage: string, value: T): void {
+      refuseNonFinite(stage, value);
       const record: StageRecord<unknown> = { stage, configHash, finishedAt: new Date().toISOString(), paths: RELATIVE_PATHS, value: mapStrings(value, (s) => toStored(out, s)) };
       writeJsonAtomic(fileOf(stage), record);
     },
@@ -98,6 +99,16 @@ function mapStrings(value: unknown, f: (s: string) => string): unknown {
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, f)]));
   return value;
+}
+
+/**
+ * JSON writes NaN and Infinity as null, so a resumed run would read back values no stage
+ * produced (and results that fail their schema): a stage that journals one is a bug, said here.
+ */
+function refuseNonFinite(stage: string, value: unknown, at = "value"): void {
+  if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`journal: stage ${stage}: ${at} is ${value}, which JSON cannot hold`);
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return;
+  for (const [key, v] of Object.entries(value)) refuseNonFinite(stage, v, `${at}.${key}`);
 }
 
 /** Short, file-name-safe and collision-free: a readable slug plus a hash of config and stage. */

@@ -146,6 +146,8 @@ type Timed = <T>(name: string, fn: () => T | Promise<T>) => Promise<T>;
 
 /** One point of the sweep; a failure is recorded in its run and does not stop the others. */
 async function sweepPoint(ctx: RunContext, planned: PlannedRun, result: Result, timed: Timed, save: () => void): Promise<void> {
+  // What a failure is recorded as: the pruned run, or once that is in, its fine-tuned row.
+  let failing = { run: planned, finetuned: false };
   try {
     const pruned = await timed("prune", () => pruneStage(ctx, planned));
     const facts = modelFacts(pruned.model, ctx.map.family);
@@ -155,6 +157,7 @@ async function sweepPoint(ctx: RunContext, planned: PlannedRun, result: Result, 
     result.runs.push(run);
     save();
     if (!ctx.loaded.config.finetune) return;
+    failing = { run: { ...planned, id: `${planned.id}+ft` }, finetuned: true };
     const tuned = await timed("finetune", () => finetuneStage(ctx, planned.id, pruned));
     const tunedMeasures = await timed("evaluate", () => evaluateStage(ctx, `eval:${planned.id}+ft`, tuned.model, `${planned.id}+ft`));
     const tunedRun = runRecord({ ...planned, id: `${planned.id}+ft` }, pruned.result.achievedSparsity, modelFacts(tuned.model, ctx.map.family), tunedMeasures, true);
@@ -162,7 +165,7 @@ async function sweepPoint(ctx: RunContext, planned: PlannedRun, result: Result, 
     result.runs.push(tunedRun);
     save();
   } catch (error) {
-    recordFailure(ctx, result, planned, error, false);
+    recordFailure(ctx, result, failing.run, error, failing.finetuned);
     save();
   }
 }

@@ -61,19 +61,33 @@ export const LatencySchema = z.object({
 });
 export type Latency = z.infer<typeof LatencySchema>;
 
-export const FinetuneSummarySchema = z.object({
-  steps: z.number().int().nonnegative(),
-  tokens: z.number().int().nonnegative(),
-  /** Validation loss before the first step, and of the weights kept. */
-  lossStart: z.number(),
-  lossEnd: z.number(),
-  seconds: z.number().nonnegative(),
-  trainer: z.enum(["builtin", "command"]),
-  /** The validation text, e.g. "bundled/train, last 10% held out" or "bundled/valid". */
-  validation: z.string().optional(),
-  /** Step of the weights kept (the lowest validation loss; 0 when no step improved it). */
-  bestStep: z.number().int().nonnegative().optional(),
-});
+/**
+ * How a run was fine-tuned. The built-in trainer reports steps, tokens and losses; an external
+ * trainer (finetune.command) reports none of them, so they are absent there (never NaN, which
+ * JSON cannot hold), and what prunebench measured after it is kept instead.
+ */
+export const FinetuneSummarySchema = z
+  .object({
+    trainer: z.enum(["builtin", "command"]),
+    steps: z.number().int().nonnegative().optional(),
+    tokens: z.number().int().nonnegative().optional(),
+    /** Validation loss before the first step, and of the weights kept. */
+    lossStart: z.number().optional(),
+    lossEnd: z.number().optional(),
+    seconds: z.number().nonnegative(),
+    /** The validation text, e.g. "bundled/train, last 10% held out" or "bundled/valid". */
+    validation: z.string().optional(),
+    /** Step of the weights kept (the lowest validation loss; 0 when no step improved it). */
+    bestStep: z.number().int().nonnegative().optional(),
+    /** External trainer: pruned weights it had moved off zero, set back to zero afterwards. */
+    reapplied: z.number().int().nonnegative().optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.trainer !== "builtin") return;
+    for (const key of ["steps", "tokens", "lossStart", "lossEnd"] as const) {
+      if (s[key] === undefined) ctx.addIssue({ code: "custom", path: [key], message: "required for the built-in trainer" });
+    }
+  });
 
 export const RunSchema = z.object({
   /** Stable key, e.g. "magnitude@0.5", "nm:2:4@0.5+ft". */

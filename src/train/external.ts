@@ -5,10 +5,12 @@
  * pruned weights at zero.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema } from "onnx-buf";
-import { DataType } from "../onnx/dtype.ts";
+import { DataType, dataTypeName } from "../onnx/dtype.ts";
+import { checkFiniteWeights } from "../onnx/finite.ts";
 import { graphOf, readModel, type OnnxModel } from "../onnx/model.ts";
 import { readFloat32 } from "../onnx/tensor.ts";
 import { writeModel } from "../onnx/write.ts";
@@ -48,31 +50,76 @@ export function fillCommand(command: string, paths: { model: string; out: string
 
 export async function runExternalTrainer(o: ExternalTrainerOptions): Promise<ExternalTrainerResult> {
   const started = Date.now();
-  const line = fillCommand(o.command, { model: o.model, out: o.out });
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(line, { shell: true, cwd: o.cwd, env: o.env ?? process.env, stdio: o.onOutput ? ["ignore", "pipe", "pipe"] : "inherit" });
-    child.stdout?.on("data", (d: Buffer) => o.onOutput?.(d.toString()));
-    child.stderr?.on("data", (d: Buffer) => o.onOutput?.(d.toString()));
-    child.on("error", reject);
-    child.on("close", (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-  });
-  if (code !== 0) throw new ExternalTrainerError(`finetune.command exited with status ${code}: ${line}`);
-  if (!existsSync(o.out)) throw new ExternalTrainerError(`finetune.command finished but wrote no model at ${o.out}`);
-  const result: ExternalTrainerResult = { out: o.out, seconds: (Date.now() - started) / 1000, reapplied: 0 };
-  if (o.masks && o.masks.size) {
-    const original = readModel(o.model);
-    const tuned = readModel(o.out);
-    const { model, reapplied, values } = reapplyMasks(tuned, original, o.masks);
-    writeModel(model, o.out);
-    result.reapplied = reapplied;
-    result.sparsity = checkSparsity(values, o.masks);
+  const fail = (message: string, file?: string) => new ExternalTrainerError(`finetune.command ${JSON.stringify(o.command)}: ${message}`, { file, field: "finetune.command" });
+  // The command writes into a fresh folder beside `out`: nothing an earlier attempt left passes
+  // for its result, and `out` appears only once the model is checked, atomically. The folder
+  // goes when done; after a failure it stays while it holds anything, for a look.
+  mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+  const scratch = mkdtempSync(path.join(path.dirname(path.resolve(o.out)), ".prunebench-trainer-"));
+  const written = path.join(scratch, path.basename(o.out));
+  let done = false;
+  try {
+    const line = fillCommand(o.command, { model: path.resolve(o.model), out: written });
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      const child = spawn(line, { shell: true, cwd: o.cwd, env: o.env ?? process.env, stdio: o.onOutput ? ["ignore", "pipe", "pipe"] : "inherit" });
+      child.stdout?.on("data", (d: Buffer) => o.onOutput?.(d.toString()));
+      child.stderr?.on("data", (d: Buffer) => o.onOutput?.(d.toString()));
+      child.on("error", reject);
+      child.on("close", (code, signal) => resolve({ code, signal }));
+    });
+    if (exit.code !== 0) throw fail(exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`);
+    if (!existsSync(written)) throw fail(`wrote no model at {out} (${written})`, written);
+    const result: ExternalTrainerResult = { out: o.out, seconds: 0, reapplied: 0 };
+    try {
+      let tuned = readModel(written);
+      const original = readModel(o.model);
+      checkSameGraph(tuned, original);
+      checkFiniteWeights(tuned);
+      if (o.masks && o.masks.size) {
+        const { model, reapplied, values } = reapplyMasks(tuned, o.masks);
+        tuned = model;
+        result.reapplied = reapplied;
+        result.sparsity = checkSparsity(values, o.masks);
+      }
+      writeModel(tuned, o.out);
+    } catch (error) {
+      // Whatever is wrong with what it wrote (each message names the file), the line names the command first.
+      if (error instanceof UserError) throw fail(error.message, written);
+      throw error;
+    }
+    result.seconds = (Date.now() - started) / 1000;
+    done = true;
+    return result;
+  } finally {
+    if (done || readdirSync(scratch).length === 0) rmSync(scratch, { recursive: true, force: true });
   }
-  return result;
 }
 
-/** Zeroes masked weights in `tuned`, checking each masked tensor is still there with its shape. */
-export function reapplyMasks(tuned: OnnxModel, original: OnnxModel, masks: Masks): { model: OnnxModel; reapplied: number; values: Map<string, Float32Array> } {
-  const before = new Map(graphOf(original).initializer.map((t) => [t.name, t]));
+/**
+ * The trained model must be the model it was given, with other values: the same graph inputs
+ * and outputs and every initializer under its name, shape and type. Anything else would be
+ * evaluated as if it were the pruned model, and its masks would not line up.
+ */
+export function checkSameGraph(tuned: OnnxModel, original: OnnxModel): void {
+  const notSame = (what: string) => new ExternalTrainerError(`${tuned.file}: not the same graph as ${original.file}: ${what}`, { file: tuned.file });
+  const a = graphOf(tuned);
+  const b = graphOf(original);
+  for (const [kind, mine, theirs] of [["inputs", a.input, b.input], ["outputs", a.output, b.output]] as const) {
+    const names = (list: readonly { name: string }[]) => list.map((v) => v.name).join(", ");
+    if (names(mine) !== names(theirs)) throw notSame(`its ${kind} are [${names(mine)}], the input's [${names(theirs)}]`);
+  }
+  const byName = new Map(a.initializer.map((t) => [t.name, t]));
+  for (const t of b.initializer) {
+    const got = byName.get(t.name);
+    if (!got) throw notSame(`it lacks the initializer ${JSON.stringify(t.name)}; keep initializer names when exporting`);
+    const dims = (x: typeof t) => x.dims.map(Number).join(",");
+    if (dims(got) !== dims(t)) throw notSame(`initializer ${JSON.stringify(t.name)} has shape [${dims(got)}], the input's is [${dims(t)}]`);
+    if (got.dataType !== t.dataType) throw notSame(`initializer ${JSON.stringify(t.name)} is ${dataTypeName(got.dataType)}, the input's is ${dataTypeName(t.dataType)}`);
+  }
+}
+
+/** Zeroes masked weights in `tuned` (whose graph checkSameGraph has compared with the input's). */
+export function reapplyMasks(tuned: OnnxModel, masks: Masks): { model: OnnxModel; reapplied: number; values: Map<string, Float32Array> } {
   const values = new Map<string, Float32Array>();
   let reapplied = 0;
   const graph = graphOf(tuned);
@@ -80,11 +127,6 @@ export function reapplyMasks(tuned: OnnxModel, original: OnnxModel, masks: Masks
   for (const name of masks.keys()) {
     const t = graph.initializer.find((x) => x.name === name);
     if (!t) throw new ExternalTrainerError(`${tuned.file}: the trained model lacks the weight ${JSON.stringify(name)} (the masks name it); keep initializer names when exporting`);
-    const old = before.get(name);
-    const dims = t.dims.map(Number).join(",");
-    if (old && old.dims.map(Number).join(",") !== dims) {
-      throw new ExternalTrainerError(`${tuned.file}: weight ${JSON.stringify(name)} has shape [${dims}], the pruned model's is [${old.dims.map(Number).join(",")}]`);
-    }
     if (t.dataType !== DataType.FLOAT) throw new ExternalTrainerError(`${tuned.file}: weight ${JSON.stringify(name)} is not fp32; write the trained model in fp32`);
     const data = Float32Array.from(readFloat32(tuned, t).data);
     const mask = masks.get(name)!;

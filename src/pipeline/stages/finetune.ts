@@ -1,7 +1,7 @@
 import { readModel } from "../../onnx/model.ts";
 import { writeModel } from "../../onnx/write.ts";
 import type { z } from "zod";
-import type { FinetuneSummarySchema } from "../../results/schema.ts";
+import { FinetuneSummarySchema } from "../../results/schema.ts";
 import { finetune } from "../../train/train.ts";
 import { loadMasks } from "../../train/masks.ts";
 import { runExternalTrainer } from "../../train/external.ts";
@@ -26,7 +26,8 @@ export interface TunedArtifact {
 export async function finetuneStage(ctx: RunContext, runId: string, pruned: Pick<PrunedArtifact, "model" | "mask">): Promise<TunedArtifact> {
   const stage = `finetune:${runId}`;
   const done = ctx.journal.get<TunedArtifact>(stage);
-  if (done) return done;
+  // An entry that does not parse (NaN losses journaled as null by an older prunebench) is redone.
+  if (done && FinetuneSummarySchema.safeParse(done.summary).success) return done;
   const ft = ctx.loaded.config.finetune!;
   const out = ctx.journal.artifact(stage, "model.onnx");
   const masks = pruned.mask ? loadMasks(pruned.mask) : new Map<string, Uint8Array>();
@@ -34,7 +35,8 @@ export async function finetuneStage(ctx: RunContext, runId: string, pruned: Pick
   if (ft.command) {
     ctx.progress.log(`finetune ${runId}: ${ft.command}`);
     const result = await runExternalTrainer({ command: ft.command, model: pruned.model, out, masks, cwd: ctx.loaded.dir, onOutput: (chunk) => ctx.progress.log(chunk.trimEnd()) });
-    summary = { steps: 0, tokens: 0, lossStart: Number.NaN, lossEnd: Number.NaN, seconds: result.seconds, trainer: "command" };
+    // It reports no steps or losses: those stay absent, the re-zeroed weights are what is known.
+    summary = { trainer: "command", seconds: result.seconds, ...(masks.size ? { reapplied: result.reapplied } : {}) };
   } else {
     const tokens = await datasetTokens(ctx, ft.dataset);
     // A validation split when the config names one; otherwise the trainer holds out the last 10%.

@@ -69,12 +69,13 @@ export function detailsSection(results: Result[]): Section {
       .map((run) => [
         escapeText(r.model, { max: 60 }),
         escapeText(run.id, { max: 60 }),
-        String(run.finetune!.steps),
+        // An external trainer reports no steps or losses: their cells say so with "–".
+        run.finetune!.steps === undefined ? "–" : String(run.finetune!.steps),
         fmtNumber(run.finetune!.lossStart),
         fmtNumber(run.finetune!.lossEnd),
         run.finetune!.bestStep === undefined ? "–" : String(run.finetune!.bestStep),
         escapeText(run.finetune!.validation ?? "–", { max: 60 }),
-        escapeText(run.finetune!.trainer),
+        escapeText(run.finetune!.trainer) + (run.finetune!.reapplied === undefined ? "" : ` (${fmtNumber(run.finetune!.reapplied)} pruned weights re-zeroed)`),
         `${fmtNumber(run.finetune!.seconds, 3)} s`,
       ]),
   );
