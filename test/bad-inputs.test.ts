@@ -122,6 +122,7 @@ test("run: a bad config among good ones stops everything before any work, naming
       ["unknown key", { prune: { sparsities: [0.5] } }, "prune"],
       ["bad name", { name: "my model!" }, "name"],
       ["finetune steps zero", { finetune: { steps: 0 } }, "finetune.steps"],
+      ["finetune command without {out}", { finetune: { command: "python train.py {model}" } }, "finetune.command", /must contain \{out\}/],
       ["protocol unknown", { eval: { perplexity: { protocol: "bleu" } } }, "eval.perplexity.protocol", /expected one of "sliding-window"/],
       ["latency batch not a number", { eval: { latency: { batch: ["one"] } } }, "eval.latency.batch[0]", /expected number/],
       ["YAML syntax", "name: [unclosed\n", "YAML"],

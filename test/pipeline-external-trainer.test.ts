@@ -14,6 +14,7 @@ import { main } from "../src/cli.ts";
 import { graphOf, readModel } from "../src/onnx/model.ts";
 import { readFloat32 } from "../src/onnx/tensor.ts";
 import { runConfigs } from "../src/pipeline/index.ts";
+import { openJournal } from "../src/pipeline/journal.ts";
 import { silentProgress } from "../src/pipeline/progress.ts";
 import { ResultSchema, type Result } from "../src/results/schema.ts";
 import { loadMasks } from "../src/train/masks.ts";
@@ -69,14 +70,11 @@ eval:
 
 const readResult = (out: string, name: string): Result => ResultSchema.parse(JSON.parse(readFileSync(path.join(out, "results", `${name}.json`), "utf8")));
 
-/** The artifacts a stage journaled (the journal's files hold the stage id and its value). */
+/** The artifacts a stage journaled, read back as a run reads them. */
 function journaled(out: string, name: string, stage: string): { model: string; mask?: string } {
-  const dir = path.join(out, name, "stages");
-  for (const f of readdirSync(dir)) {
-    const record = JSON.parse(readFileSync(path.join(dir, f), "utf8"));
-    if (record.stage === stage) return record.value;
-  }
-  throw new Error(`no journal entry for ${stage}`);
+  const value = openJournal(out, name, readResult(out, name).configHash).get<{ model: string; mask?: string }>(stage);
+  if (!value) throw new Error(`no journal entry for ${stage}`);
+  return value;
 }
 
 async function cli(args: string[]): Promise<{ code: number; errors: string[] }> {
@@ -216,6 +214,20 @@ test("bad external trainers are failed runs naming the command and the file; run
       assert.ok(result.runs.find((r) => r.id === "magnitude@0.5")!.perplexity);
       assert.ok(report.includes(`**${name}**, run dense+ft failed: finetune.command`) || report.includes(`| ${name} | dense+ft | finetune.command`), `${name}: the report names the failure`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the journal refuses NaN and Inf, which JSON would turn into null", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-journal-nan-"));
+  try {
+    const journal = openJournal(dir, "m", "hash");
+    assert.throws(() => journal.put("finetune:x", { summary: { lossStart: Number.NaN } }), /journal: stage finetune:x: value\.summary\.lossStart is NaN/);
+    assert.throws(() => journal.put("eval:x", { latency: [{ p50: Number.POSITIVE_INFINITY }] }), /value\.latency\.0\.p50 is Infinity/);
+    assert.equal(journal.has("finetune:x") || journal.has("eval:x"), false);
+    journal.put("finetune:y", { summary: { trainer: "command", seconds: 1 } });
+    assert.deepEqual(journal.get("finetune:y"), { summary: { trainer: "command", seconds: 1 } });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
