@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -280,4 +280,53 @@ test("eval on a 128-position export: the default seq-len is cut to the positions
     names: ["--seq-len", "128 positions", "transformer.wpe.weight"],
     inputs: [TORCH_EXPORT.gpt2],
   });
+});
+
+test("no output replaces an input: the model, its external data, a mask, a result, or another output of the command (exit 2)", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pb-overwrite-"));
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    // The demo decoder with its weights in ext.onnx.data, a copy inline, a symbolic and a hard link to it.
+    writeModel(readModel(MODEL), path.join(dir, "ext.onnx"), { externalData: "always" });
+    copyFileSync(MODEL, path.join(dir, "m.onnx"));
+    copyFileSync(MODEL, path.join(dir, "m-s0.5.onnx"));
+    symlinkSync(path.join(dir, "m.onnx"), path.join(dir, "link.onnx"));
+    linkSync(path.join(dir, "m.onnx"), path.join(dir, "hard.onnx"));
+    copyFileSync(RESULT, path.join(dir, "r.json"));
+    const config = path.join(dir, "c.yml");
+    mkdirSync(path.join(dir, "out", "c", "artifacts"), { recursive: true });
+    copyFileSync(MODEL, path.join(dir, "out", "c", "artifacts", "m.onnx"));
+    writeFileSync(config, stringify({ ...goodConfig("c"), model: { path: "out/c/artifacts/m.onnx", tokenizer: TOKENIZER } }));
+    const inputs = ["ext.onnx", "ext.onnx.data", "m.onnx", "m-s0.5.onnx", "r.json", "c.yml", "out/c/artifacts/m.onnx"].map((f) => path.join(dir, f));
+    const prune = ["prune", "--method", "magnitude", "--sparsity", "0.5"];
+    const cases: [string, string[], string[]][] = [
+      ["prune --out on the input's data file", [...prune.slice(0, 1), "ext.onnx", ...prune.slice(1), "--out", "ext.onnx.data"], ["--out ext.onnx.data", "external data"]],
+      ["prune --out beside, its data file the input's", [...prune.slice(0, 1), "ext.onnx", ...prune.slice(1), "--out", "./ext.onnx"], ["--out ./ext.onnx", "the input model"]],
+      ["prune --mask on the input", [...prune.slice(0, 1), "m.onnx", ...prune.slice(1), "--out", "p.onnx", "--mask", "./m.onnx"], ["--mask ./m.onnx", "the input model"]],
+      ["prune --json on the input's data", [...prune.slice(0, 1), "ext.onnx", ...prune.slice(1), "--out", "p.onnx", "--json", `${dir}/ext.onnx.data`], ["--json", "ext.onnx.data"]],
+      ["prune --out through a symbolic link", [...prune.slice(0, 1), "link.onnx", ...prune.slice(1), "--out", "m.onnx"], ["--out m.onnx", "the input model"]],
+      ["prune several sparsities, one onto the input", ["prune", "m-s0.5.onnx", "--method", "magnitude", "--sparsity", "0.3,0.5", "--out", "m.onnx"], ["--out m-s0.5.onnx", "the input model"]],
+      ["prune --out and --mask the same file", [...prune.slice(0, 1), "m.onnx", ...prune.slice(1), "--out", "p.onnx", "--mask", "p.onnx"], ["--mask p.onnx", "--out writes here too"]],
+      ["prune --budget --json on the input", ["prune", "m.onnx", "--method", "magnitude", "--budget", "2%", "--dataset", "bundled/test", "--tokenizer", TOKENIZER, "--out", "p.onnx", "--json", "m.onnx"], ["--json m.onnx", "the input model"]],
+      ["finetune --out in place", ["finetune", "m.onnx", "--dataset", "bundled/train", "--tokenizer", TOKENIZER, "--out", "m.onnx"], ["--out m.onnx", "the input model"]],
+      ["finetune --out on a hard link of the input", ["finetune", "m.onnx", "--dataset", "bundled/train", "--tokenizer", TOKENIZER, "--out", "hard.onnx"], ["--out hard.onnx", "the input model"]],
+      ["finetune --checkpoint on its --json", ["finetune", "m.onnx", "--dataset", "bundled/train", "--tokenizer", TOKENIZER, "--out", "t.onnx", "--json", "t.json", "--checkpoint", "t.json"], ["--checkpoint t.json", "--json writes here too"]],
+      ["eval --json on the input", ["eval", "m.onnx", "--tokenizer", TOKENIZER, "--dataset", "bundled/test", "--json", "hard.onnx"], ["--json hard.onnx", "the input model"]],
+      ["analyze --json on the input", ["analyze", "ext.onnx", "--json", "ext.onnx.data"], ["--json ext.onnx.data", "external data"]],
+      ["analyze --markdown on a config", ["analyze", "c.yml", "--markdown", "c.yml"], ["--markdown c.yml", "the input c.yml"]],
+      ["analyze --json and --markdown the same", ["analyze", "m.onnx", "--json", "a.txt", "--markdown", "./a.txt"], ["--markdown ./a.txt", "--json writes here too"]],
+      ["build --json on its --out", ["build", "decoder", "--out", "b.onnx", "--json", "b.onnx"], ["--json b.onnx", "--out writes here too"]],
+      ["report --out on its input", ["report", "r.json", "--out", "r.json"], ["--out r.json", "a result file"]],
+      ["report --assets over its input", ["report", "out/report.md", "--assets", "out"], ["--assets (report.md)", "a result file"]],
+      ["run --out whose artifacts hold the model", ["run", "c.yml", "--out", "out"], ["--out", path.join("out", "c", "artifacts"), "the model of"]],
+    ];
+    writeFileSync(path.join(dir, "out", "report.md"), readFileSync(RESULT));
+    inputs.push(path.join(dir, "out", "report.md"));
+    for (const [label, args, names] of cases) await expectRefusal(label, { args, code: 2, names, inputs });
+    for (const f of ["p.onnx", "p.onnx.data", "m-s0.3.onnx", "t.onnx", "t.json", "a.txt", "b.onnx", "out/results"]) assert.equal(existsSync(path.join(dir, f)), false, `${f} not written`);
+  } finally {
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -6,6 +6,7 @@ import { loadConfig } from "../config/load.ts";
 import type { Family } from "../models/types.ts";
 import { readModel } from "../onnx/model.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
+import { fileInputs, modelInputs, refuseOverwrites, type OutputPath } from "../util/overwrite.ts";
 
 export interface AnalyzeCommandOptions {
   json?: string;
@@ -46,9 +47,11 @@ function resolveTarget(input: string): Target {
 
 export async function analyzeCommand(inputs: string[], options: AnalyzeCommandOptions): Promise<NamedAnalysis[]> {
   const cliCutoffs = options.cutoffs ? parseCutoffs(options.cutoffs) : undefined;
+  const targets = inputs.map(resolveTarget);
+  const outputs: OutputPath[] = [...(options.json ? [{ path: options.json, flag: "--json" }] : []), ...(options.markdown ? [{ path: options.markdown, flag: "--markdown" }] : [])];
+  refuseOverwrites([...fileInputs(inputs.map((input) => [input, `the input ${input}`])), ...targets.flatMap((t) => modelInputs(t.file, `the model ${t.file}`))], outputs);
   const results: NamedAnalysis[] = [];
-  for (const input of inputs) {
-    const target = resolveTarget(input);
+  for (const target of targets) {
     const model = readModel(target.file);
     let lastShown = 0;
     const { analysis, map } = analyzeModel({

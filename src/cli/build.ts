@@ -12,6 +12,7 @@ import {
   type PresetName,
 } from "../models/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
+import { refuseOverwrites } from "../util/overwrite.ts";
 
 export interface BuildCommandOptions {
   preset?: string;
@@ -75,6 +76,7 @@ export function runBuild(familyArg: string, options: BuildCommandOptions): Build
     positions: int(options.positions, "--positions"),
   };
   const seed = int(options.seed, "--seed", 0) ?? 0;
+  refuseOverwrites([], [{ path: options.out, flag: "--out" }, { path: `${options.out}.data`, flag: "--out (its external data)" }, ...(options.json ? [{ path: options.json, flag: "--json" }] : [])]);
   if (options.kvCache && family !== "decoder") throw new UsageError(`--kv-cache: only a decoder is built with a KV cache, not ${family}`);
   let sizes: ArchitectureConfig;
   try {

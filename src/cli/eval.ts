@@ -5,6 +5,7 @@ import { createProgress } from "../pipeline/progress.ts";
 import { createStopSignal } from "../pipeline/context.ts";
 import { RunInterrupted } from "../errors.ts";
 import { withInterrupt } from "./interrupt.ts";
+import { fileInputs, modelInputs, refuseOverwrites } from "../util/overwrite.ts";
 import type { EvalJob, EvalOutcome } from "../eval/job.ts";
 import type { Protocol } from "../eval/protocols.ts";
 import { runInWorker } from "../eval/worker-client.ts";
@@ -159,6 +160,7 @@ export async function evalCommand(model: string, options: EvalCommandOptions, io
   const stop = createStopSignal();
   return withInterrupt(stop, "interrupted: finishing the current batch, the result will be marked partial (Ctrl-C again to quit now)", async () => {
     const job = jobFromOptions(model, options);
+    if (options.json) refuseOverwrites([...modelInputs(model), ...fileInputs([[job.perplexity?.tokenizer, "the tokenizer (--tokenizer)"], [job.perplexity?.dataset, "the evaluation text (--dataset)"]])], [{ path: options.json, flag: "--json" }]);
     const progress = createProgress();
     fitJobToModel(job, options, (line) => progress.log(line));
     if (stop.requested) throw new RunInterrupted("evaluation");

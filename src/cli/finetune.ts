@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
+import { fileInputs, modelInputs, refuseOverwrites, type InputFile, type OutputPath } from "../util/overwrite.ts";
 import { checkFiniteWeights } from "../onnx/finite.ts";
 import { readModel } from "../onnx/model.ts";
 import { writeModel } from "../onnx/write.ts";
@@ -64,9 +65,22 @@ function validRef(ref: string): string | undefined {
   return undefined;
 }
 
+/** What finetune reads and writes, for refuseOverwrites (the checkpoint is its own to rewrite). */
+function finetuneFiles(modelFile: string, o: FinetuneCommandOptions): [InputFile[], OutputPath[]] {
+  const inputs = [
+    ...modelInputs(modelFile),
+    ...fileInputs([[o.mask, "the mask (--mask)"], [o.tokenizer ?? path.join(path.dirname(modelFile), "tokenizer.json"), "the tokenizer"], [o.dataset, "the training text (--dataset)"], [o.validDataset, "the validation text (--valid-dataset)"]]),
+  ];
+  const outputs: OutputPath[] = [{ path: o.out, flag: "--out" }, { path: `${o.out}.data`, flag: "--out (its external data)" }];
+  if (o.json) outputs.push({ path: o.json, flag: "--json" });
+  if (o.checkpoint) outputs.push({ path: o.checkpoint, flag: "--checkpoint" });
+  return [inputs, outputs];
+}
+
 export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptions): Promise<Record<string, unknown>> {
   if (!o.out) throw new UsageError("--out <tuned.onnx> is required");
   if (o.provider !== undefined && o.provider !== "cpu" && o.provider !== "cuda") throw new UsageError(`--provider: expected cpu or cuda, got ${JSON.stringify(o.provider)}`);
+  refuseOverwrites(...finetuneFiles(modelFile, o));
   const model = readModel(modelFile);
   checkFiniteWeights(model);
   let masks: Masks | undefined;

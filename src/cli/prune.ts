@@ -11,6 +11,7 @@ import { UsageError } from "./errors.ts";
 import { PRUNE_RESULT_VERSION, getMethod, listMethods, runPruneJob, type PruneJob, type PruneReport, type PruneResult } from "../prune/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { budgetCommand } from "./prune-budget.ts";
+import { fileInputs, modelInputs, refuseOverwrites, type InputFile, type OutputPath } from "../util/overwrite.ts";
 
 export interface PruneCommandOptions {
   method: string;
@@ -193,6 +194,23 @@ export async function pruneCommand(model: string, options: PruneCommandOptions):
   return results;
 }
 
+/**
+ * What prune reads and writes, for refuseOverwrites: every sparsity's model (and its data
+ * file) and mask, the --json report; --budget writes one model, at the found sparsity.
+ */
+function pruneFiles(model: string, options: PruneCommandOptions): [InputFile[], OutputPath[]] {
+  const sparsities = options.sparsity === undefined || options.budget !== undefined ? [0] : parseSparsities(options.sparsity);
+  const several = sparsities.length > 1;
+  const outputs = sparsities.flatMap((s): OutputPath[] => [
+    { path: pathFor(options.out, s, several), flag: "--out" },
+    { path: `${pathFor(options.out, s, several)}.data`, flag: "--out (its external data)" },
+    ...(options.mask === undefined ? [] : [{ path: pathFor(options.mask, s, several), flag: "--mask" }]),
+  ]);
+  if (options.json) outputs.push({ path: options.json, flag: "--json" });
+  const inputs = [...modelInputs(model), ...fileInputs([[options.tokenizer, "the tokenizer (--tokenizer)"], [options.calibration, "the calibration text (--calibration)"], [options.dataset, "the evaluation text (--dataset)"]])];
+  return [inputs, outputs];
+}
+
 export function register(program: Command): void {
   program
     .command("prune <model>")
@@ -229,6 +247,7 @@ export function register(program: Command): void {
       if (!["auto", "always", "never"].includes(options.externalData ?? "auto")) {
         throw new UsageError(`--external-data: expected auto, always or never, got ${JSON.stringify(options.externalData)}`);
       }
+      refuseOverwrites(...pruneFiles(model, options));
       if (options.budget !== undefined) await budgetCommand(model, options);
       else await pruneCommand(model, options);
     });

@@ -1,9 +1,11 @@
+import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { readResultFile } from "../results/read.ts";
 import { renderReport } from "../report/render.ts";
-import { writeReportFiles } from "../report/files.ts";
+import { reportFilePaths, writeReportFiles } from "../report/files.ts";
+import { fileInputs, refuseOverwrites, type OutputPath } from "../util/overwrite.ts";
 import type { ChartMode, PartialThresholds } from "../report/types.ts";
 
 interface ReportCliOptions {
@@ -54,12 +56,25 @@ export function addThresholdFlags(command: Command): Command {
     .option("--confidence <c>", "confidence of latency verdicts (default 0.99)");
 }
 
+/** Where report writes: --out, --json, and --assets' files and charts folder (src/report/files.ts). */
+function reportOutputs(opts: ReportCliOptions): OutputPath[] {
+  const outputs: OutputPath[] = [];
+  if (opts.out) outputs.push({ path: opts.out, flag: "--out" });
+  if (opts.json) outputs.push({ path: opts.json, flag: "--json" });
+  if (opts.assets) {
+    const files = reportFilePaths(opts.assets);
+    outputs.push(...[files.markdown, files.full, files.verdict].map((p) => ({ path: p, flag: `--assets (${path.basename(p)})` })), { path: files.charts, flag: "--assets (charts/)", folder: true });
+  }
+  return outputs;
+}
+
 export async function reportCommand(files: string[], opts: ReportCliOptions): Promise<void> {
   const modes: ChartMode[] = ["quickchart", "mermaid", "none", "local"];
   if (!modes.includes(opts.charts as ChartMode)) throw new UsageError(`--charts: expected one of ${modes.join(", ")}, got ${JSON.stringify(opts.charts)}`);
   const thresholds = thresholdsFromFlags(opts);
   const maxChars = opts.maxChars === undefined ? undefined : Number(opts.maxChars);
   if (maxChars !== undefined && !(Number.isInteger(maxChars) && maxChars > 0)) throw new UsageError(`--max-chars: expected a positive integer, got ${opts.maxChars}`);
+  refuseOverwrites(fileInputs([...files.map((f): [string, string] => [f, "a result file"]), ...(opts.base ?? []).map((f): [string, string] => [f, "a base result file (--base)"])]), reportOutputs(opts));
   const results = files.map(readResultFile);
   const base = opts.base?.length ? opts.base.map(readResultFile) : undefined;
   const report = renderReport({

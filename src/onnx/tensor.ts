@@ -79,6 +79,21 @@ export function externalDataRef(model: OnnxModel, tensor: TensorProto, expectedB
   return { file, offset, length };
 }
 
+/**
+ * The data files a model's external tensors name, resolved against its folder, each once, in
+ * first-use order. Unchecked (externalDataRef checks a location when it is read): for listing
+ * what a model consists of (sizes, files an output must not replace).
+ */
+export function externalDataFiles(model: OnnxModel): string[] {
+  const files = new Set<string>();
+  for (const tensor of model.proto.graph?.initializer ?? []) {
+    if (!isExternal(tensor)) continue;
+    const location = tensor.externalData.find((e) => e.key === "location")?.value;
+    if (location) files.add(path.resolve(model.dir, location));
+  }
+  return [...files];
+}
+
 function isInside(dir: string, file: string): boolean {
   const rel = path.relative(dir, file);
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);

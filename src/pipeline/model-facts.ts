@@ -1,9 +1,8 @@
 import { existsSync, statSync } from "node:fs";
-import path from "node:path";
 import { mapModel } from "../models/index.ts";
 import type { Family } from "../models/types.ts";
 import { graphOf, readModel } from "../onnx/model.ts";
-import { isExternal, readFloat32 } from "../onnx/tensor.ts";
+import { externalDataFiles, readFloat32 } from "../onnx/tensor.ts";
 
 export interface ModelFacts {
   /** Parameters counted once (tied copies skipped): structured pruning lowers it. */
@@ -20,14 +19,9 @@ export function modelFacts(file: string, family?: Family): ModelFacts {
   const byName = new Map(graphOf(model).initializer.map((t) => [t.name, t]));
   let params = 0;
   let zeros = 0;
-  const dataFiles = new Set<string>();
   for (const p of map.params) {
     const tensor = byName.get(p.name);
     if (!tensor) continue;
-    if (isExternal(tensor)) {
-      const location = tensor.externalData.find((e) => e.key === "location")?.value;
-      if (location) dataFiles.add(path.resolve(model.dir, location));
-    }
     if (p.duplicateOf) continue;
     params += p.count;
     if (p.dataType === 1 || p.dataType === 10 || p.dataType === 16) {
@@ -36,6 +30,6 @@ export function modelFacts(file: string, family?: Family): ModelFacts {
     }
   }
   let sizeBytes = statSync(file).size;
-  for (const f of dataFiles) if (existsSync(f)) sizeBytes += statSync(f).size;
+  for (const f of externalDataFiles(model)) if (existsSync(f)) sizeBytes += statSync(f).size;
   return { params, nonzeroParams: params - zeros, sizeBytes };
 }

@@ -7,6 +7,7 @@ import { RESULT_SCHEMA_VERSION, ResultSchema, type Result, type Run } from "../r
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { RunInterrupted, type RunContext, type StopSignal } from "./context.ts";
 import { openJournal } from "./journal.ts";
+import { resultFile } from "./out-folder.ts";
 import { modelFacts } from "./model-facts.ts";
 import type { Preflighted } from "./preflight.ts";
 import { planRuns, type PlannedRun } from "./plan.ts";
@@ -30,11 +31,6 @@ export interface RunConfigOptions {
   shard?: string;
   /** Keep latency to these providers (the Action falls back to CPU when CUDA is not installed). */
   providers?: Array<"cpu" | "cuda">;
-}
-
-/** Where a config's result file lives in a run's output folder. */
-export function resultFile(outDir: string, name: string): string {
-  return path.join(outDir, "results", `${name}.json`);
 }
 
 /**

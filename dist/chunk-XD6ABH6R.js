@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{createStopSignal,resultFile,runConfigs}from"./chunk-A7E5ZOHW.js";import"./chunk-JM6MY2R5.js";import"./chunk-UUYHWPGF.js";import"./chunk-PPXCYA7O.js";import"./chunk-JZZEMBFP.js";import{RunInterrupted}from"./chunk-WWX4QRFG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
