@@ -319,10 +319,12 @@ test("no output replaces an input: the model, its external data, a mask, a resul
       ["build --json on its --out", ["build", "decoder", "--out", "b.onnx", "--json", "b.onnx"], ["--json b.onnx", "--out writes here too"]],
       ["report --out on its input", ["report", "r.json", "--out", "r.json"], ["--out r.json", "a result file"]],
       ["report --assets over its input", ["report", "out/report.md", "--assets", "out"], ["--assets (report.md)", "a result file"]],
+      ["dashboard --out over its --commits", ["dashboard", "out", "--commits", "index.html", "--out", "."], ["--out (index.html) index.html", "the commit order"]],
       ["run --out whose artifacts hold the model", ["run", "c.yml", "--out", "out"], ["--out", path.join("out", "c", "artifacts"), "the model of"]],
     ];
     writeFileSync(path.join(dir, "out", "report.md"), readFileSync(RESULT));
-    inputs.push(path.join(dir, "out", "report.md"));
+    writeFileSync(path.join(dir, "index.html"), "abc123\n");
+    inputs.push(path.join(dir, "out", "report.md"), path.join(dir, "index.html"));
     for (const [label, args, names] of cases) await expectRefusal(label, { args, code: 2, names, inputs });
     for (const f of ["p.onnx", "p.onnx.data", "m-s0.3.onnx", "t.onnx", "t.json", "a.txt", "b.onnx", "out/results"]) assert.equal(existsSync(path.join(dir, f)), false, `${f} not written`);
   } finally {

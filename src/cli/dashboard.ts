@@ -1,8 +1,10 @@
 import { existsSync, statSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
 import { UserError } from "../errors.ts";
+import { fileInputs, refuseOverwrites } from "../util/overwrite.ts";
 import { addThresholdFlags, thresholdsFromFlags, type ThresholdFlags } from "./report.ts";
 import { DirStore, GitRefStore, type ResultsStore } from "../github/store/index.ts";
 import { resolveThresholds } from "../report/options.ts";
@@ -53,6 +55,7 @@ export async function dashboardCommand(storeSpec: string, opts: DashboardCliOpti
   if (!Number.isInteger(last) || last < 1) throw new UsageError(`--last: expected a positive whole number of commits, got ${JSON.stringify(opts.last)}`);
   if (opts.commits && opts.git && !/^branch:/.test(storeSpec)) throw new UsageError("--commits and --git both give the commit order: pass one");
   if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new UsageError(`--out ${opts.out}: is a file; give the folder to write index.html into`);
+  refuseOverwrites(fileInputs([[opts.commits, "the commit order (--commits)"]]), [{ path: path.join(opts.out, "index.html"), flag: "--out (index.html)" }]);
   const thresholds = resolveThresholds(thresholdsFromFlags(opts));
   const repo = opts.repo ? parseRepo(opts.repo) : opts.git ? originRepo(opts.git) : undefined;
   const store = openCliStore(storeSpec, opts.git);
