@@ -49,8 +49,9 @@ export class UserError extends Error {
  * unfinished is recorded (no failed run, no journal entry), so the same command resumes.
  */
 export class RunInterrupted extends UserError {
-  constructor(readonly stage: string) {
-    super(`interrupted during ${stage}; finished stages are saved, run the same command again to resume`, { exitCode: EXIT.interrupted });
+  /** `resumable`: false for work that keeps nothing (a CLI budget search), so the line does not promise a resume. */
+  constructor(readonly stage: string, resumable = true) {
+    super(resumable ? `interrupted during ${stage}; finished stages are saved, run the same command again to resume` : `interrupted during ${stage}; nothing was written`, { exitCode: EXIT.interrupted });
   }
 }
 

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,9 +29,9 @@ interface Finished {
  * Runs the CLI from the sources; `when` is asked on every stderr line and every 20 ms (with no
  * line) whether this is the moment, and SIGINT is sent once it says so.
  */
-function cli(args: string[], when?: (line: string | null) => boolean): Promise<Finished> {
+function cli(args: string[], when?: (line: string | null) => boolean, env: NodeJS.ProcessEnv = {}): Promise<Finished> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, "bin/prunebench.js"), ...args], { env: { ...process.env, PRUNEBENCH_FROM_SOURCE: "1", CI: "1" } });
+    const child = spawn(process.execPath, [path.join(root, "bin/prunebench.js"), ...args], { env: { ...process.env, PRUNEBENCH_FROM_SOURCE: "1", CI: "1", ...env } });
     let stdout = "";
     let stderr = "";
     let pending = "";
@@ -145,4 +145,21 @@ test("prunebench run: Ctrl-C before the worker, while it starts, and mid-evaluat
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(stageTimes(moved), before, "no stage was redone or added");
   assert.deepEqual(results(moved)!.runs.map((r) => [r.id, r.error, r.perplexity?.token]), done.runs.map((r) => [r.id, r.error, r.perplexity?.token]));
+});
+
+test("prunebench prune --budget: Ctrl-C during the search exits 130, writes nothing and leaves no scratch folder", async (t) => {
+  const dir = tmp(t);
+  const scratchParent = path.join(dir, "tmp");
+  mkdirSync(scratchParent);
+  const out = path.join(dir, "pruned.onnx");
+  const args = ["prune", path.join(root, "demo/models/decoder.onnx"), "--method", "magnitude", "--budget", "5%", "--dataset", "bundled/test", "--tokenizer", path.join(root, "demo/tokenizer.json"), "--seq-len", "64", "--cache", dir, "--out", out, "--json", path.join(dir, "budget.json")];
+  // The dense perplexity is measured; the search's first candidate is being pruned or evaluated.
+  const run = await cli(args, (line) => line !== null && line.includes("dense perplexity"), { TMPDIR: scratchParent });
+  assert.ok(run.interrupted, `the moment came (stderr:\n${run.stderr})`);
+  assert.equal(run.code, 130, `exit 130 (signal ${run.signal}), stderr:\n${run.stderr}`);
+  assert.match(run.stderr, /^error: interrupted during the budget search; nothing was written$/m);
+  assert.equal(run.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1, run.stderr);
+  assert.doesNotMatch(run.stderr, /\n\s+at |internal error/, run.stderr);
+  assert.ok(!existsSync(out) && !existsSync(path.join(dir, "budget.json")), "nothing written");
+  assert.deepEqual(readdirSync(scratchParent).filter((name) => name.startsWith("prunebench-budget-")), [], "the scratch folder is removed");
 });

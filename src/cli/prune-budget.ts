@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { relative } from "../config/schema.ts";
+import { RunInterrupted } from "../errors.ts";
+import { createStopSignal, type StopSignal } from "../pipeline/context.ts";
 import { runInWorker } from "../eval/worker-client.ts";
 import { mapModel } from "../models/index.ts";
 import { readModel } from "../onnx/model.ts";
@@ -11,6 +13,7 @@ import { PRUNE_RESULT_VERSION, getMethod, listMethods, runPruneJob, type PruneRe
 import { writeJsonAtomic } from "../util/atomic.ts";
 import { jobFromOptions } from "./eval.ts";
 import { UsageError } from "./errors.ts";
+import { withInterrupt } from "./interrupt.ts";
 import { calibrationJobFromFlags, methodOptions, pruneJobFromFlags, type PruneCommandOptions } from "./prune.ts";
 
 const pct = (x: number) => budgetPercent(x);
@@ -49,9 +52,15 @@ export interface BudgetCommandResult {
  * highest sparsity on a `tolerance` grid whose perplexity stays within the budget (the
  * pipeline's search, src/prune/budget.ts, from [0, 1)), then that model written to --out (and
  * its mask to --mask). Each candidate is pruned into a temporary folder and evaluated in a
- * worker thread; the found one is pruned again into --out, so --out is written once.
+ * worker thread; the found one is pruned again into --out, so --out is written once. Ctrl-C
+ * stops it after the current evaluation's batch, removes the scratch folder and exits 130.
  */
 export async function budgetCommand(model: string, options: PruneCommandOptions): Promise<BudgetCommandResult> {
+  const stop = createStopSignal();
+  return withInterrupt(stop, "interrupted: stopping the budget search, nothing will be written (Ctrl-C again to quit now)", () => searchAndWrite(model, options, stop));
+}
+
+async function searchAndWrite(model: string, options: PruneCommandOptions, stop: StopSignal): Promise<BudgetCommandResult> {
   const { maxIncrease, tolerance } = budgetRequestFromFlags(options);
   if (options.sparsity !== undefined) throw new UsageError("--budget searches the sparsity: leave out --sparsity");
   const method = getMethod(options.method);
@@ -64,8 +73,15 @@ export async function budgetCommand(model: string, options: PruneCommandOptions)
   const map = mapModel(readModel(model));
   const calibration = calibrationJobFromFlags(options, () => map);
   const calibrations: CalibrationCache = new Map();
+  const interrupted = () => new RunInterrupted("the budget search", false);
   const perplexity = async (file: string) => {
-    const outcome = await runInWorker(job(file)).result;
+    if (stop.requested) throw interrupted();
+    const worker = runInWorker(job(file));
+    const unsubscribe = stop.onRequest(() => worker.stop());
+    const outcome = await worker.result.finally(unsubscribe).catch((error: unknown) => {
+      throw error instanceof RunInterrupted ? interrupted() : error;
+    });
+    if (stop.requested) throw interrupted();
     if (!outcome.perplexity || outcome.perplexity.partial) throw new UsageError(`${file}: perplexity was not measured to the end`, 1);
     return outcome.perplexity.token;
   };
@@ -81,6 +97,7 @@ export async function budgetCommand(model: string, options: PruneCommandOptions)
       evaluate: async (sparsity) => {
         const file = path.join(scratch, `s${sparsity}.onnx`);
         await prune(sparsity, file);
+        if (stop.requested) throw interrupted();
         const increase = (await perplexity(file)) / dense - 1;
         rmSync(file, { force: true });
         rmSync(`${file}.data`, { force: true });
@@ -92,6 +109,7 @@ export async function budgetCommand(model: string, options: PruneCommandOptions)
     rmSync(scratch, { recursive: true, force: true });
   }
   let result: PruneResult | null = null;
+  if (stop.requested) throw interrupted();
   if (search.within.sparsity > 0) {
     result = await prune(search.within.sparsity, options.out, options.mask);
     console.log(`${options.method}: ${budgetSummaryLine(search, maxIncrease)} -> ${options.out}`);

@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{createStopSignal,resultFile,runConfigs}from"./chunk-I3YKO2J3.js";import"./chunk-DR3M33AL.js";import"./chunk-AJ7OHOBZ.js";import"./chunk-PPXCYA7O.js";import"./chunk-6NVTL6JJ.js";import{RunInterrupted}from"./chunk-WWX4QRFG.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
