@@ -10,7 +10,19 @@ export type { RunConfigsOptions };
 
 export type RunConfigs = (options: RunConfigsOptions) => Promise<unknown>;
 
+/**
+ * bootstrap.js installs the runtime packages (onnxruntime-node) while the Action starts and
+ * leaves the pending install under this key; whatever loads onnxruntime-node waits for it
+ * first. Absent when the Action runs without bootstrap.js (tests), or the install is done.
+ */
+const RUNTIME_INSTALL = Symbol.for("prunebench.runtimeInstall");
+
+export async function runtimeInstalled(): Promise<void> {
+  await (globalThis as { [RUNTIME_INSTALL]?: Promise<unknown> })[RUNTIME_INSTALL];
+}
+
 export async function loadRunConfigs(): Promise<RunConfigs> {
+  await runtimeInstalled();
   let mod: { runConfigs?: unknown };
   try {
     // A literal specifier, so that esbuild puts the pipeline in a chunk of its own (dist/).

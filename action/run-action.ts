@@ -37,7 +37,8 @@ export async function runAction(deps: ActionDeps): Promise<number> {
 
   try {
     if (inputs.mode !== "report") {
-      await runShard({ inputs, context, octokit, runConfigs: await pipeline(), log, env: deps.env });
+      // Loaded when runShard first calls it, so that choosing the configs overlaps the install.
+      await runShard({ inputs, context, octokit, runConfigs: async (options) => (await pipeline())(options), log, env: deps.env });
     }
     if (inputs.mode === "run") {
       core.setOutput("results-path", path.resolve(context.workspace, inputs.resultsDir));

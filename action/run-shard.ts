@@ -10,7 +10,7 @@ import { MANIFEST_NAME, readResultFiles, shardFileName, type Manifest } from "..
 import { resultCommit } from "../src/github/context.ts";
 import type { ActionInputs } from "./inputs.ts";
 import type { Logger } from "./log.ts";
-import type { RunConfigs } from "./pipeline.ts";
+import { runtimeInstalled, type RunConfigs } from "./pipeline.ts";
 
 export interface RunShardOptions {
   inputs: ActionInputs;
@@ -55,6 +55,8 @@ export async function runShard(options: RunShardOptions): Promise<ShardOutput> {
     return { configs, files: [], dir };
   }
   log.info(`running ${configs.length} config(s) in shard ${inputs.shard}: ${configs.join(", ")}`);
+  // Everything above runs while bootstrap.js installs onnxruntime-node; from here on it is needed.
+  await runtimeInstalled();
   const { env } = options;
   const cudaInstalled = env.PRUNEBENCH_PROVIDER === "cuda";
   // providers: auto leaves the configs' own providers where bootstrap.js installed the CUDA

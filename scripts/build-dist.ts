@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveInLock } from "../action/registry-install.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const DIST = path.join(ROOT, "dist");
@@ -74,26 +75,15 @@ function runtimeManifest(): { pkg: string; lock: string } {
   const rootLock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as Lock;
   const dependencies = Object.fromEntries(RUNTIME_PACKAGES.map((name) => [name, rootPkg.dependencies[name]]));
   const packages: Lock["packages"] = {};
-  // Node's resolution, over the lock's paths: a dependency of node_modules/a is found at
-  // node_modules/a/node_modules/x, else one level up, and so on.
   const visit = (from: string, name: string) => {
-    for (let dir = from; ; dir = dir.replace(/\/?node_modules\/(@[^/]+\/)?[^/]+$/, "")) {
-      const key = `${dir ? `${dir}/` : ""}node_modules/${name}`;
-      const entry = rootLock.packages[key];
-      if (entry) {
-        if (packages[key]) return;
-        const { dev: _dev, devOptional: _devOptional, peer: _peer, ...kept } = entry as Record<string, unknown>;
-        if (WITHOUT_DEPENDENCIES.has(name)) {
-          delete kept.dependencies;
-          packages[key] = kept as Lock["packages"][string];
-          return;
-        }
-        packages[key] = kept as Lock["packages"][string];
-        for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) visit(key, dep);
-        return;
-      }
-      if (!dir) throw new Error(`package-lock.json has no entry for ${name} (needed by ${from || "dist/package.json"})`);
-    }
+    const key = resolveInLock(rootLock.packages, from, name);
+    if (!key) throw new Error(`package-lock.json has no entry for ${name} (needed by ${from || "dist/package.json"})`);
+    if (packages[key]) return;
+    const entry = rootLock.packages[key];
+    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...kept } = entry as Record<string, unknown>;
+    if (WITHOUT_DEPENDENCIES.has(name)) delete kept.dependencies;
+    packages[key] = kept as Lock["packages"][string];
+    if (!WITHOUT_DEPENDENCIES.has(name)) for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) visit(key, dep);
   };
   for (const name of RUNTIME_PACKAGES) visit("", name);
   const manifest = {
@@ -135,7 +125,8 @@ function listFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
-    .filter((f) => !f.startsWith(`node_modules${path.sep}`))
+    // Not the installed runtime packages, nor a staging folder a killed install left (bootstrap.js).
+    .filter((f) => !f.startsWith(`node_modules${path.sep}`) && !f.startsWith(".install-"))
     .sort();
 }
 

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildDist } from "../scripts/build-dist.ts";
+import { buildDist, RUNTIME_PACKAGES } from "../scripts/build-dist.ts";
 import { makeResult } from "./helpers/fake-github.ts";
 
 /**
@@ -78,4 +78,23 @@ test("the built Action reads shard results, writes the report and its outputs (r
   assert.ok(existsSync(path.join(ws, "results/report/report.md")));
   assert.match(readFileSync(summary, "utf8"), /### Model: gpt2/);
   assert.match(readFileSync(output, "utf8"), /^verdict<</m);
+});
+
+test("the built Action starts without its runtime packages: no static import of dist/action.js reaches onnxruntime-node", () => {
+  // bootstrap.js loads dist/action.js while it installs them (action/pipeline.ts, runtimeInstalled);
+  // a static import of one would fail that load on every cold runner. Dynamic import() is fine.
+  const reached = new Set<string>();
+  const external = new Set<string>();
+  const walk = (file: string) => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    const code = readFileSync(path.join(out, file), "utf8");
+    for (const m of code.matchAll(/\b(?:import|export)\s*(?:[\w$*{}\s,]*?\s*from\s*)?"([^"]+)"/g)) {
+      if (m[1].startsWith("./")) walk(m[1].slice(2));
+      else external.add(m[1]);
+    }
+  };
+  walk("action.js");
+  assert.ok(reached.size > 1, "the walk follows the chunks action.js imports");
+  for (const name of RUNTIME_PACKAGES) assert.ok(![...external].some((s) => s === name || s.startsWith(`${name}/`)), `${name} is imported statically by ${[...reached].join(", ")}`);
 });
