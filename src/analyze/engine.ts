@@ -11,8 +11,10 @@ import { DataType } from "../onnx/dtype.ts";
 import { countNonFinite, NonFiniteWeightsError, type NonFiniteCount } from "../onnx/finite.ts";
 
 export { NonFiniteWeightsError };
+import { AnalyzeSchema } from "../config/schema.ts";
 
-export const DEFAULT_CUTOFFS = [0.1, 0.01, 0.001];
+/** The config schema's `analyze.cutoffs` default, for callers that do not start from a config. */
+export const DEFAULT_CUTOFFS: number[] = AnalyzeSchema.parse({}).cutoffs;
 
 export interface AnalyzeOptions {
   /** Every initializer of the model, as mapped (src/models); which ones count is decided here. */

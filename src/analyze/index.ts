@@ -1,5 +1,5 @@
 export { analyzeWeights, DEFAULT_CUTOFFS, NonFiniteWeightsError, type AnalyzeOptions } from "./engine.ts";
 export { onnxWeightSource, type WeightSource } from "./source.ts";
 export { CONVENTION, countParams, isCounted, isHead, isParameter, type ParamCounts } from "./counts.ts";
-export { analyzeModel, type AnalyzeModelOptions } from "./model.ts";
+export { analyzeModel, analyzeRequest, runAnalyze, type AnalyzeModelOptions, type AnalyzeRequest } from "./model.ts";
 export { analysisMarkdown, curveChart, histogramChart, type NamedAnalysis } from "./markdown.ts";

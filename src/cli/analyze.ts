@@ -1,10 +1,8 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
-import { analyzeModel, analysisMarkdown, DEFAULT_CUTOFFS, type NamedAnalysis } from "../analyze/index.ts";
+import { analysisMarkdown, analyzeRequest, DEFAULT_CUTOFFS, runAnalyze, type AnalyzeRequest, type NamedAnalysis } from "../analyze/index.ts";
 import { loadConfig } from "../config/load.ts";
-import type { Family } from "../models/types.ts";
-import { readModel } from "../onnx/model.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.ts";
 import { fileInputs, modelInputs, refuseOverwrites, type OutputPath } from "../util/overwrite.ts";
 
@@ -14,11 +12,10 @@ export interface AnalyzeCommandOptions {
   cutoffs?: string;
 }
 
+/** What one input names: a model file, or a config's model with its `analyze` section and family. */
 interface Target {
   name: string;
-  file: string;
-  family?: Family;
-  cutoffs?: number[];
+  request: AnalyzeRequest;
 }
 
 export function parseCutoffs(text: string): number[] {
@@ -30,34 +27,30 @@ export function parseCutoffs(text: string): number[] {
   return numbers;
 }
 
-/** A model file, or a config naming one (its `analyze.cutoffs` and `family` apply). */
-function resolveTarget(input: string): Target {
+/** A model file, or a config naming one (its `analyze.cutoffs` and `family` apply; --cutoffs overrides). */
+function resolveTarget(input: string, cutoffs: number[] | undefined): Target {
   if (/\.ya?ml$/i.test(input)) {
     const loaded = loadConfig(input);
     const source = loaded.config.model;
     if (!source.path) {
       throw new UsageError(`${input}: model.hf: analyze reads local files; run 'prunebench run' to download the model first, or give model.path`);
     }
-    return { name: loaded.config.name, file: path.resolve(loaded.dir, source.path), family: source.family, cutoffs: loaded.config.analyze.cutoffs };
+    return { name: loaded.config.name, request: analyzeRequest({ model: path.resolve(loaded.dir, source.path), family: source.family, cutoffs: cutoffs ?? loaded.config.analyze.cutoffs }) };
   }
   if (!/\.onnx$/i.test(input)) throw new UsageError(`${input}: expected a .onnx model or a .yml config`);
   const base = path.basename(input, path.extname(input));
-  return { name: base === "model" ? path.basename(path.dirname(path.resolve(input))) : base, file: input };
+  return { name: base === "model" ? path.basename(path.dirname(path.resolve(input))) : base, request: analyzeRequest({ model: input, cutoffs }) };
 }
 
 export async function analyzeCommand(inputs: string[], options: AnalyzeCommandOptions): Promise<NamedAnalysis[]> {
   const cliCutoffs = options.cutoffs ? parseCutoffs(options.cutoffs) : undefined;
-  const targets = inputs.map(resolveTarget);
+  const targets = inputs.map((input) => resolveTarget(input, cliCutoffs));
   const outputs: OutputPath[] = [...(options.json ? [{ path: options.json, flag: "--json" }] : []), ...(options.markdown ? [{ path: options.markdown, flag: "--markdown" }] : [])];
-  refuseOverwrites([...fileInputs(inputs.map((input) => [input, `the input ${input}`])), ...targets.flatMap((t) => modelInputs(t.file, `the model ${t.file}`))], outputs);
+  refuseOverwrites([...fileInputs(inputs.map((input) => [input, `the input ${input}`])), ...targets.flatMap((t) => modelInputs(t.request.model, `the model ${t.request.model}`))], outputs);
   const results: NamedAnalysis[] = [];
   for (const target of targets) {
-    const model = readModel(target.file);
     let lastShown = 0;
-    const { analysis, map } = analyzeModel({
-      model,
-      family: target.family,
-      cutoffs: cliCutoffs ?? target.cutoffs ?? DEFAULT_CUTOFFS,
+    const { analysis, map } = runAnalyze(target.request, {
       onProgress: (done, total) => {
         const now = Date.now();
         if (process.stderr.isTTY && (now - lastShown > 200 || done === total)) {

@@ -6,7 +6,8 @@ import { createStopSignal } from "../pipeline/context.ts";
 import { RunInterrupted } from "../errors.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { fileInputs, modelInputs, refuseOverwrites } from "../util/overwrite.ts";
-import type { EvalJob, EvalOutcome } from "../eval/job.ts";
+import { DEFAULT_SEQ_LEN, LATENCY_DEFAULTS, PERPLEXITY_DEFAULTS } from "../config/schema.ts";
+import { evalJob, type EvalJob, type EvalOutcome, type PerplexityInput } from "../eval/job.ts";
 import type { Protocol } from "../eval/protocols.ts";
 import { runInWorker } from "../eval/worker-client.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
@@ -24,6 +25,7 @@ export interface EvalCommandOptions {
   protocol?: string;
   seqLen?: string;
   stride?: string;
+  maxTokens?: string;
   batchSize?: string;
   seed?: string;
   tokenBudget?: string;
@@ -68,42 +70,50 @@ function oneOf<T extends string>(value: string | undefined, flag: string, allowe
   return value as T;
 }
 
+/**
+ * `prunebench eval`'s flags as the EvalJob a config's eval section makes (evalJob): what a flag
+ * leaves out is the config schema's default.
+ */
 export function jobFromOptions(model: string, options: EvalCommandOptions): EvalJob {
   const wantPerplexity = options.perplexity ?? (!options.latency || Boolean(options.dataset));
-  const job: EvalJob = {
-    model,
-    family: oneOf<Family>(options.family, "--family", FAMILIES),
-    provider: oneOf<"cpu" | "cuda">(options.provider, "--provider", ["cpu", "cuda"]),
-    threads: int(options.threads, "--threads", 0),
-  };
+  let perplexity: PerplexityInput | undefined;
   if (wantPerplexity) {
     if (!options.tokenizer) throw new UsageError("--perplexity needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder>");
     if (!options.dataset) throw new UsageError("--perplexity needs --dataset <text file | folder | bundled/test | wikitext-2-raw/test>");
-    job.perplexity = {
+    perplexity = {
       tokenizer: options.tokenizer,
       dataset: options.dataset,
       datasetName: options.datasetName,
       protocol: oneOf<Protocol>(options.protocol, "--protocol", PROTOCOLS),
-      seqLen: int(options.seqLen, "--seq-len") ?? 512,
+      seq_len: int(options.seqLen, "--seq-len"),
       stride: int(options.stride, "--stride"),
-      batchSize: int(options.batchSize, "--batch-size") ?? 1,
+      max_tokens: int(options.maxTokens, "--max-tokens"),
       seed: int(options.seed, "--seed", 0),
+      batchSize: int(options.batchSize, "--batch-size"),
       tokenBudget: int(options.tokenBudget, "--token-budget"),
       decoderStart: int(options.decoderStart, "--decoder-start", 0),
       joinRows: options.joinRows,
       cacheDir: options.cache,
     };
-    if (job.perplexity.stride && job.perplexity.stride > job.perplexity.seqLen) throw new UsageError(`--stride ${job.perplexity.stride} is longer than --seq-len ${job.perplexity.seqLen}`);
   }
-  if (options.latency) {
-    job.latency = {
-      batch: list(options.batch ?? "1", "--batch"),
-      seqLen: list(options.latencySeqLen ?? options.seqLen ?? "128", "--latency-seq-len"),
-      budgetMs: num(options.budget, "--budget") !== undefined ? num(options.budget, "--budget")! * 1000 : undefined,
-      targetPrecision: num(options.precision, "--precision"),
-      warmup: int(options.warmup, "--warmup", 0),
-    };
-  }
+  const budget = num(options.budget, "--budget");
+  const job = evalJob({
+    model,
+    family: oneOf<Family>(options.family, "--family", FAMILIES),
+    provider: oneOf<"cpu" | "cuda">(options.provider, "--provider", ["cpu", "cuda"]),
+    threads: int(options.threads, "--threads", 0),
+    perplexity,
+    latency: options.latency
+      ? {
+          batch: options.batch === undefined ? undefined : list(options.batch, "--batch"),
+          seq_len: options.latencySeqLen === undefined ? undefined : list(options.latencySeqLen, "--latency-seq-len"),
+          budget_ms: budget === undefined ? undefined : budget * 1000,
+          warmup: int(options.warmup, "--warmup", 0),
+          targetPrecision: num(options.precision, "--precision"),
+        }
+      : undefined,
+  });
+  if (job.perplexity?.stride && job.perplexity.stride > job.perplexity.seqLen) throw new UsageError(`--stride ${job.perplexity.stride} is longer than --seq-len ${job.perplexity.seqLen}`);
   return job;
 }
 
@@ -124,18 +134,26 @@ export function outcomeSummary(outcome: EvalOutcome): string {
 }
 
 /**
+ * What a model file's tables fix (positions, vocabulary); undefined for a graph prunebench does
+ * not recognise, which the stage itself then reports as it can. A file that is no ONNX model is an error here.
+ */
+export function modelFileLimits(file: string, family?: Family): ModelLimits | undefined {
+  try {
+    return modelLimits(mapModel(readModel(file), { family }));
+  } catch (error) {
+    if (error instanceof OnnxFormatError) throw error;
+    return undefined;
+  }
+}
+
+/**
  * Sequence lengths against the model's positions, before the worker starts: a --seq-len past
  * them is refused naming both, and the default is cut to them (said on stderr), as Hugging
  * Face's perplexity guide does with n_positions. Models without a position table pass as given.
  */
 export function fitJobToModel(job: EvalJob, options: EvalCommandOptions, log: (line: string) => void): void {
-  let limits: ModelLimits;
-  try {
-    limits = modelLimits(mapModel(readModel(job.model), { family: job.family }));
-  } catch (error) {
-    if (error instanceof OnnxFormatError) throw error;
-    return; // an unrecognised graph: the worker says what it can
-  }
+  const limits = modelFileLimits(job.model, job.family);
+  if (!limits) return;
   if (job.perplexity) {
     const fitted = fitSequenceLength(options.seqLen === undefined ? undefined : job.perplexity.seqLen, job.perplexity.seqLen, limits, "--seq-len");
     if (fitted.error) throw new UsageError(fitted.error);
@@ -146,7 +164,7 @@ export function fitJobToModel(job: EvalJob, options: EvalCommandOptions, log: (l
   const max = limits.positions;
   if (job.latency && max) {
     const past = job.latency.seqLen.find((s) => s > max.count);
-    if (past !== undefined) throw new UsageError(`${options.latencySeqLen ? "--latency-seq-len" : "--seq-len"}: ${past} is past the model's ${max.count} positions (${max.param})`);
+    if (past !== undefined) throw new UsageError(`--latency-seq-len: ${past}${options.latencySeqLen ? "" : " (the default)"} is past the model's ${max.count} positions (${max.param})`);
   }
 }
 
@@ -203,18 +221,19 @@ export function register(program: Command): void {
     .option("--latency", "measure latency")
     .option("--family <family>", `model family (${FAMILIES.join(", ")}); detected when left out`)
     .option("--protocol <name>", `perplexity protocol (${PROTOCOLS.join(", ")}); by family when left out`)
-    .option("--seq-len <n>", "window length in tokens (default 512)")
+    .option("--seq-len <n>", `window length in tokens (default ${DEFAULT_SEQ_LEN.eval}, cut to the model's positions)`)
     .option("--stride <n>", "sliding-window stride (default seq-len)")
+    .option("--max-tokens <n>", "evaluate the first ~n tokens of the text (cut at a space)")
     .option("--batch-size <n>", "windows per session.run (default 1)")
-    .option("--seed <n>", "masking seed (default 0)")
+    .option("--seed <n>", `masking seed (default ${PERPLEXITY_DEFAULTS.seed})`)
     .option("--token-budget <n>", "pseudo-ppl: tokens scored at most (default 4096)")
     .option("--decoder-start <id>", "encoder-decoder: first decoder token (default pad, then eos)")
     .option("--no-join-rows", "decoders: tokenize the file as is, not \"\\n\\n\".join(lines) as the HF and SparseGPT code do")
-    .option("--batch <list>", "latency batch sizes, comma-separated (default 1)")
-    .option("--latency-seq-len <list>", "latency sequence lengths, comma-separated (default --seq-len or 128)")
-    .option("--budget <seconds>", "latency: timed-run budget per shape (default 10)")
+    .option("--batch <list>", `latency batch sizes, comma-separated (default ${LATENCY_DEFAULTS.batch.join(",")})`)
+    .option("--latency-seq-len <list>", `latency sequence lengths, comma-separated (default ${LATENCY_DEFAULTS.seq_len.join(",")})`)
+    .option("--budget <seconds>", `latency: timed-run budget per shape (default ${LATENCY_DEFAULTS.budget_ms / 1000})`)
     .option("--precision <share>", "latency: stop when the median's 95% CI half-width is below this share (default 0.01)")
-    .option("--warmup <n>", "latency: warm-up runs (default 3)")
+    .option("--warmup <n>", `latency: warm-up runs (default ${LATENCY_DEFAULTS.warmup})`)
     .option("--provider <name>", "cpu or cuda (cuda falls back to cpu with a warning where unavailable)", "cpu")
     .option("--threads <n>", "intra-op threads (default: onnxruntime's choice)")
     .option("--time-limit <seconds>", "stop cleanly after this long; the result is marked partial")

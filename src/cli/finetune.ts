@@ -1,19 +1,14 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { UsageError } from "./errors.ts";
 import { fileInputs, modelInputs, refuseOverwrites, type InputFile, type OutputPath } from "../util/overwrite.ts";
-import { checkFiniteWeights } from "../onnx/finite.ts";
-import { readModel } from "../onnx/model.ts";
-import { writeModel } from "../onnx/write.ts";
-import { mapModel } from "../models/index.ts";
+import { DEFAULT_SEQ_LEN, FINETUNE_DEFAULTS } from "../config/schema.ts";
+import { BYTE_TOKENIZER, defaultCacheDir } from "../eval/token-cache.ts";
+import { fitSequenceLength } from "../models/index.ts";
 import type { Family } from "../models/types.ts";
-import type { Provider } from "../eval/session.ts";
-import { datasetTokens, defaultCacheDir } from "../eval/token-cache.ts";
-import { finetune, type TrainResult } from "../train/train.ts";
-import { loadMasks, masksFromZeros, type Masks } from "../train/masks.ts";
-import { runExternalTrainer } from "../train/external.ts";
-import type { Schedule } from "../train/optimizer.ts";
+import { modelFileLimits } from "./eval.ts";
+import { finetuneRequest, runFinetune, type FinetuneRecipeInput, type FinetuneRequest } from "../train/request.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
 
 export interface FinetuneCommandOptions {
@@ -45,24 +40,60 @@ export interface FinetuneCommandOptions {
   json?: string;
 }
 
-function int(value: string | undefined, flag: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
+const FAMILIES = ["decoder", "encoder", "encoder-decoder"];
+
+/** The recipe's keys as flags: weight_decay is --weight-decay; the validation text is --valid-dataset. */
+function flagOf(field: string): string {
+  return field === "validation" ? "--valid-dataset" : `--${field.replaceAll("_", "-")}`;
 }
 
-function num(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
+/** A number flag as the schema checks it: a string that is no number stays a string, and the schema names it. */
+function numeric(value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a number >= 0, got ${JSON.stringify(value)}`);
-  return n;
+  return value.trim() === "" || Number.isNaN(n) ? value : n;
 }
 
-function validRef(ref: string): string | undefined {
-  if (/\/train$/.test(ref)) return ref.replace(/\/train$/, "/valid");
-  if (/:train$/.test(ref)) return ref.replace(/:train$/, ":valid");
-  return undefined;
+/**
+ * `prunebench finetune`'s flags as the request a config's finetune section makes: what a flag
+ * leaves out is the config schema's default, and --seq-len left out is the default cut to the
+ * model's positions, as `prunebench run` cuts it.
+ */
+export function finetuneRequestFromFlags(modelFile: string, o: FinetuneCommandOptions): FinetuneRequest {
+  if (!o.out) throw new UsageError("--out <tuned.onnx> is required");
+  if (o.provider !== undefined && o.provider !== "cpu" && o.provider !== "cuda") throw new UsageError(`--provider: expected cpu or cuda, got ${JSON.stringify(o.provider)}`);
+  if (o.family !== undefined && !FAMILIES.includes(o.family)) throw new UsageError(`--family: expected ${FAMILIES.join(", ")}, got ${JSON.stringify(o.family)}`);
+  if (o.mask && o.keepZeros) throw new UsageError("--mask and --keep-zeros: give one (the mask file, or the model's zeros as its mask)");
+  refuseOverwrites(...finetuneFiles(modelFile, o));
+  // Unchecked here: the schema checks every field and finetuneRequest names the flag.
+  const recipe = {
+    steps: numeric(o.steps),
+    lr: numeric(o.lr),
+    batch: numeric(o.batch),
+    seq_len: numeric(o.seqLen),
+    dataset: o.dataset,
+    validation: o.validDataset,
+    warmup: o.warmup?.endsWith("%") ? o.warmup : numeric(o.warmup),
+    weight_decay: numeric(o.weightDecay),
+    schedule: o.schedule,
+    clip: numeric(o.clip),
+    accumulate: numeric(o.accumulate),
+    eval_every: numeric(o.evalEvery),
+    eval_batches: numeric(o.evalBatches),
+    patience: numeric(o.patience),
+    seed: numeric(o.seed),
+    command: o.command,
+  } as FinetuneRecipeInput;
+  const base = { model: modelFile, out: o.out, mask: o.mask, keepZeros: o.keepZeros, family: o.family as Family | undefined, cacheDir: o.cache ?? defaultCacheDir(), checkpoint: o.checkpoint, resume: o.resume, provider: o.provider as FinetuneRequest["provider"] };
+  if (o.command) return finetuneRequest({ ...base, tokenizer: o.tokenizer, recipe, seqLen: DEFAULT_SEQ_LEN.finetune }, flagOf);
+  if (!o.dataset) throw new UsageError("--dataset <bundled/train | wikitext-2-raw/train | folder:train | text file> is required (or --command for an external trainer)");
+  const tokenizer = o.tokenizer ?? path.join(path.dirname(modelFile), "tokenizer.json");
+  if (tokenizer !== BYTE_TOKENIZER && !existsSync(tokenizer)) throw new UsageError(`--tokenizer: ${tokenizer} not found (give a tokenizer file or folder, or "bytes")`);
+  const request = finetuneRequest({ ...base, tokenizer, recipe, seqLen: DEFAULT_SEQ_LEN.finetune }, flagOf);
+  const fitted = fitSequenceLength(request.recipe.seq_len, DEFAULT_SEQ_LEN.finetune, modelFileLimits(modelFile, base.family) ?? {}, "--seq-len");
+  if (fitted.error) throw new UsageError(fitted.error);
+  if (fitted.note) console.error(`finetune: ${fitted.note}`);
+  return { ...request, seqLen: fitted.seqLen };
 }
 
 /** What finetune reads and writes, for refuseOverwrites (the checkpoint is its own to rewrite). */
@@ -78,58 +109,9 @@ function finetuneFiles(modelFile: string, o: FinetuneCommandOptions): [InputFile
 }
 
 export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptions): Promise<Record<string, unknown>> {
-  if (!o.out) throw new UsageError("--out <tuned.onnx> is required");
-  if (o.provider !== undefined && o.provider !== "cpu" && o.provider !== "cuda") throw new UsageError(`--provider: expected cpu or cuda, got ${JSON.stringify(o.provider)}`);
-  refuseOverwrites(...finetuneFiles(modelFile, o));
-  const model = readModel(modelFile);
-  checkFiniteWeights(model);
-  let masks: Masks | undefined;
-  if (o.mask) masks = loadMasks(o.mask);
-  else if (o.keepZeros) masks = masksFromZeros(model);
-
-  if (o.command) {
-    const result = await runExternalTrainer({ command: o.command, model: path.resolve(modelFile), out: path.resolve(o.out), masks });
-    console.error(`finetune: external trainer done in ${result.seconds.toFixed(1)} s; masks re-applied to ${result.reapplied} weights${result.sparsity ? `, sparsity ${result.sparsity.sparsity.toFixed(4)}` : ""}`);
-    const summary = { model: modelFile, external: true, ...result };
-    if (o.json) writeJsonAtomic(o.json, summary);
-    return summary;
-  }
-
-  if (!o.dataset) throw new UsageError("--dataset <bundled/train | wikitext-2-raw/train | folder:train | text file> is required (or --command for an external trainer)");
-  const family = (o.family ?? mapModel(model).family) as Family;
-  if (!["decoder", "encoder", "encoder-decoder"].includes(family)) throw new UsageError(`--family: expected decoder, encoder or encoder-decoder, got ${JSON.stringify(o.family)}`);
-  const tokenizerRef = o.tokenizer ?? path.join(path.dirname(modelFile), "tokenizer.json");
-  if (tokenizerRef !== "bytes" && !existsSync(tokenizerRef)) throw new UsageError(`--tokenizer: ${tokenizerRef} not found (give a tokenizer file or folder, or "bytes")`);
-  const cacheDir = o.cache ?? defaultCacheDir();
-  const train = await datasetTokens(o.dataset, { tokenizer: tokenizerRef, cacheDir });
-  const validSource = o.validDataset ?? validRef(o.dataset);
-  const valid = validSource ? await datasetTokens(validSource, { tokenizer: tokenizerRef, cacheDir }) : undefined;
-  const steps = int(o.steps, "--steps", 100);
-  const schedule = (o.schedule ?? "linear") as Schedule;
-  if (!["linear", "cosine", "constant"].includes(schedule)) throw new UsageError(`--schedule: expected linear, cosine or constant, got ${JSON.stringify(o.schedule)}`);
+  const request = finetuneRequestFromFlags(modelFile, o);
   let lastLog = 0;
-  const result: TrainResult = await finetune({
-    model,
-    family,
-    tokens: train.tokens,
-    validTokens: valid?.tokens,
-    steps,
-    lr: num(o.lr, "--lr", 5e-5),
-    batch: int(o.batch, "--batch", 8),
-    seqLen: int(o.seqLen, "--seq-len", 128),
-    warmup: o.warmup !== undefined ? int(o.warmup, "--warmup", 0, 0) : undefined,
-    schedule,
-    weightDecay: num(o.weightDecay, "--weight-decay", 0.01),
-    clipNorm: num(o.clip, "--clip", 1),
-    accumulate: int(o.accumulate, "--accumulate", 1),
-    evalEvery: o.evalEvery ? int(o.evalEvery, "--eval-every", 1) : undefined,
-    evalBatches: int(o.evalBatches, "--eval-batches", 4),
-    patience: o.patience ? int(o.patience, "--patience", 1) : undefined,
-    seed: int(o.seed, "--seed", 0, 0),
-    masks,
-    checkpoint: o.checkpoint ? { file: o.checkpoint, every: Math.max(1, Math.floor(steps / 10)) } : undefined,
-    resume: o.resume,
-    session: o.provider ? { provider: o.provider as Provider } : undefined,
+  const outcome = await runFinetune(request, {
     onProgress: (e) => {
       if (e.kind === "validation") console.error(`finetune: step ${e.step}: validation loss ${e.loss.toFixed(4)}, perplexity ${e.perplexity.toFixed(3)}`);
       else if (e.kind === "step" && (Date.now() - lastLog > 5000 || e.step === e.steps)) {
@@ -138,13 +120,22 @@ export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptio
       }
     },
   });
-  writeModel(result.model, o.out);
+  if (outcome.trainer === "command") {
+    const result = outcome.external;
+    console.error(`finetune: external trainer done in ${result.seconds.toFixed(1)} s; masks re-applied to ${result.reapplied} weights${result.sparsity ? `, sparsity ${result.sparsity.sparsity.toFixed(4)}` : ""}`);
+    const summary = { model: modelFile, external: true, ...result };
+    if (o.json) writeJsonAtomic(o.json, summary);
+    return summary;
+  }
+  const { result } = outcome;
   const summary = {
     model: modelFile,
-    out: o.out,
-    family,
-    dataset: train.label,
+    out: request.out,
+    family: outcome.family,
+    dataset: outcome.dataset,
+    validationDataset: outcome.validation,
     steps: result.steps,
+    tokens: outcome.tokens,
     stoppedEarly: result.stoppedEarly,
     initial: result.initial,
     final: result.final,
@@ -156,38 +147,39 @@ export async function finetuneCommand(modelFile: string, o: FinetuneCommandOptio
     sparsity: result.sparsity,
   };
   console.error(
-    `finetune: validation perplexity ${result.initial.perplexity.toFixed(3)} -> ${result.final.perplexity.toFixed(3)} in ${result.steps} steps` +
-      `${result.sparsity ? `; sparsity ${result.sparsity.sparsity.toFixed(4)} kept exactly (${result.sparsity.violations.length} violations)` : ""}; wrote ${o.out}`,
+    `finetune: validation perplexity ${result.initial.perplexity.toFixed(3)} -> ${result.final.perplexity.toFixed(3)} (best at step ${result.final.step} of ${result.steps}, kept)` +
+      `${result.sparsity ? `; sparsity ${result.sparsity.sparsity.toFixed(4)} kept exactly (${result.sparsity.violations.length} violations)` : ""}; wrote ${request.out}`,
   );
   if (o.json) writeJsonAtomic(o.json, summary);
   return summary;
 }
 
 export function register(program: Command): void {
+  const d = FINETUNE_DEFAULTS;
   program
     .command("finetune <model>")
-    .description("fine-tune a (pruned) model with its masks kept, or train a built model from scratch")
-    .requiredOption("--out <file>", "where the tuned model is written (the original graph with new weights)")
+    .description("fine-tune a (pruned) model with its masks kept, or train a built model from scratch; the flags are a config's finetune keys, with its defaults")
+    .requiredOption("--out <file>", "where the tuned model is written (the original graph with new weights, those of the lowest validation loss)")
     .option("--mask <file>", "pruning mask file from `prunebench prune` (pruned weights stay exactly zero)")
     .option("--keep-zeros", "treat the model's exactly-zero matrix weights as its mask")
     .option("--dataset <ref>", "bundled/train, wikitext-2-raw/train, <folder>:train or a text file")
-    .option("--valid-dataset <ref>", "validation data (default: the valid split of --dataset, or its last 10%)")
+    .option("--valid-dataset <ref>", "validation text, whose loss picks the weights kept (default: the last 10% of --dataset, held out from training)")
     .option("--tokenizer <file>", 'tokenizer.json / vocab.json / vocab.txt / folder, or "bytes" (default: tokenizer.json beside the model)')
     .option("--family <family>", "decoder | encoder | encoder-decoder (detected when left out)")
-    .option("--steps <n>", "optimizer steps", "100")
-    .option("--lr <lr>", "peak learning rate", "5e-5")
-    .option("--batch <n>", "sequences per micro-batch", "8")
-    .option("--seq-len <n>", "tokens per sequence", "128")
-    .option("--warmup <n>", "warm-up steps (default 5% of --steps)")
-    .option("--schedule <kind>", "linear | cosine | constant decay after warm-up", "linear")
-    .option("--weight-decay <x>", "AdamW decoupled weight decay (matrices only)", "0.01")
-    .option("--clip <x>", "clip the global gradient norm (0: off)", "1")
-    .option("--accumulate <n>", "micro-batches per step", "1")
+    .option("--steps <n>", `optimizer steps (default ${d.steps})`)
+    .option("--lr <lr>", `peak learning rate (default ${d.lr})`)
+    .option("--batch <n>", `sequences per micro-batch (default ${d.batch})`)
+    .option("--seq-len <n>", `tokens per sequence (default ${DEFAULT_SEQ_LEN.finetune}, cut to the model's positions)`)
+    .option("--warmup <n|share>", `warm-up steps, or a share of --steps such as 10% (default ${d.warmup})`)
+    .option("--schedule <kind>", `linear | cosine | constant decay after warm-up (default ${d.schedule})`)
+    .option("--weight-decay <x>", `AdamW decoupled weight decay, matrices only (default ${d.weight_decay})`)
+    .option("--clip <x>", `clip the global gradient norm, 0: off (default ${d.clip})`)
+    .option("--accumulate <n>", `micro-batches per step (default ${d.accumulate})`)
     .option("--eval-every <n>", "validate every n steps (default steps/5)")
-    .option("--eval-batches <n>", "validation batches", "4")
-    .option("--patience <n>", "stop after n validations without improvement, keeping the best weights")
-    .option("--seed <n>", "seed for batches and masking", "0")
-    .option("--checkpoint <file>", "write a checkpoint every steps/10 steps")
+    .option("--eval-batches <n>", `validation batches (default ${d.eval_batches})`)
+    .option("--patience <n>", "stop after n validations without improvement")
+    .option("--seed <n>", `seed for batches and masking (default ${d.seed})`)
+    .option("--checkpoint <file>", "write a checkpoint every steps/10 steps (at least 10 apart) and at the end")
     .option("--resume", "resume from --checkpoint when it exists")
     .option("--command <cmd>", "external trainer: a shell command with {model} and {out}; masks are re-applied afterwards")
     .option("--provider <name>", "onnxruntime execution provider (cpu, cuda)")

@@ -11,7 +11,8 @@ import { budgetPercent, budgetPointLine, budgetRequest, budgetSummaryLine, maxBu
 import type { CalibrationCache } from "../prune/calibrated/job.ts";
 import { PRUNE_RESULT_VERSION, getMethod, listMethods, runPruneJob, type PruneResult } from "../prune/index.ts";
 import { writeJsonAtomic } from "../util/atomic.ts";
-import { jobFromOptions } from "./eval.ts";
+import { fitJobToModel, jobFromOptions } from "./eval.ts";
+import type { EvalJob } from "../eval/job.ts";
 import { UsageError } from "./errors.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { calibrationJobFromFlags, methodOptions, pruneJobFromFlags, type PruneCommandOptions } from "./prune.ts";
@@ -68,8 +69,11 @@ async function searchAndWrite(model: string, options: PruneCommandOptions, stop:
   if (fixed) throw new UsageError(`--budget: ${options.method} fixes or shapes its sparsity; the search takes a mask method (${searchableMethods().join(", ")})`);
   if (!options.dataset) throw new UsageError("--budget needs --dataset <text file | bundled/test | wikitext-2-raw/test> to measure perplexity on");
   if (!options.tokenizer) throw new UsageError('--budget needs --tokenizer <tokenizer.json | vocab.json | vocab.txt | folder | "bytes">');
-  const job = (file: string) => jobFromOptions(file, { tokenizer: options.tokenizer, dataset: options.dataset, seqLen: options.seqLen, stride: options.stride, cache: options.cache, perplexity: true });
-  job(model);
+  // The dense model's job, its window cut to the model's positions as `prunebench eval` cuts it; each candidate is the same job on its file.
+  const evalFlags = { tokenizer: options.tokenizer, dataset: options.dataset, seqLen: options.seqLen, stride: options.stride, cache: options.cache, perplexity: true };
+  const denseJob = jobFromOptions(model, evalFlags);
+  fitJobToModel(denseJob, evalFlags, (line) => console.error(line));
+  const job = (file: string): EvalJob => ({ ...denseJob, model: file });
   const map = mapModel(readModel(model));
   const calibration = calibrationJobFromFlags(options, () => map);
   const calibrations: CalibrationCache = new Map();

@@ -85,27 +85,60 @@ export const PruneSchema = z.strictObject({
   budget: BudgetSchema.optional(),
 });
 
+/**
+ * The fine-tuning recipe, for `prunebench run` (a config's finetune section) and
+ * `prunebench finetune` (its flags are these keys) alike: src/train/request.ts builds both.
+ * Batch 8 is Hugging Face Trainer's per-device default; decoupled weight decay 0.01 on the
+ * matrices and a linear warm-up over the first 5% of steps are the BERT/RoBERTa fine-tuning
+ * recipe: Adam's second-moment estimates are poor in the first steps, and a model that pruning
+ * has just disturbed should not take its largest steps then.
+ */
 export const FinetuneSchema = z
   .strictObject({
     steps: z.number().int().positive().default(100),
     lr: z.number().positive().default(5e-5),
-    batch: z.number().int().positive().default(4),
+    batch: z.number().int().positive().default(8),
     seq_len: z.number().int().positive().optional(),
     dataset: DatasetRefSchema.default("bundled/train"),
     /** Text whose loss picks the weights kept; the last 10% of `dataset`, held out from training, when absent. */
     validation: DatasetRefSchema.optional(),
-    warmup: z.number().int().nonnegative().default(0),
-    weight_decay: z.number().nonnegative().default(0),
+    /** Warm-up steps, or a share of `steps` ("5%"). */
+    warmup: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?%$/, "a step count or a share of steps such as \"5%\"")]).default("5%"),
+    weight_decay: z.number().nonnegative().default(0.01),
+    /** Decay after warm-up. */
+    schedule: z.enum(["linear", "cosine", "constant"]).default("linear"),
+    /** Clip the global gradient norm to this (0: off). */
+    clip: z.number().nonnegative().default(1),
+    /** Micro-batches summed into one step. */
+    accumulate: z.number().int().positive().default(1),
+    /** Validate every this many steps (default: steps / 5). */
+    eval_every: z.number().int().positive().optional(),
+    /** Validation batches (of `batch` sequences). */
+    eval_batches: z.number().int().positive().default(4),
+    /** Stop after this many validations without improvement (the best weights are kept either way). */
+    patience: z.number().int().positive().optional(),
     seed: z.number().int().default(0),
     /** An external trainer: a shell command that reads {model} and writes {out} (src/train/external.ts). */
     command: z.string().refine((c) => c.includes("{out}"), "must contain {out}, where the trained model is written").optional(),
   });
+export type FinetuneConfig = z.infer<typeof FinetuneSchema>;
+
+/** The recipe's defaults, for code that does not start from a config (the training loop, the CLI's help). */
+export const FINETUNE_DEFAULTS: FinetuneConfig = FinetuneSchema.parse({});
+
+/** Warm-up steps of a recipe: a count as given, a share ("5%") of `steps` rounded down. */
+export function warmupSteps(warmup: number | string, steps: number): number {
+  return typeof warmup === "number" ? warmup : Math.floor((steps * Number(warmup.slice(0, -1))) / 100);
+}
+
+/** Weight statistics: the fraction of weights with |w| below each cutoff. */
+export const AnalyzeSchema = z.strictObject({ cutoffs: z.array(z.number().positive()).default([0.1, 0.01, 0.001]) });
 
 export const PerplexityEvalSchema = z.strictObject({
   dataset: DatasetRefSchema.default("bundled/test"),
   seq_len: z.number().int().positive().optional(),
   stride: z.number().int().positive().optional(),
-  protocol: z.enum(["sliding-window", "paper-nonoverlap", "masked-lm", "pseudo-ppl", "seq2seq-chunk"]).optional(),
+  protocol: z.enum(["sliding-window", "paper-nonoverlap", "masked-lm", "pseudo-ppl", "seq2seq-chunk", "seq2seq-denoise"]).optional(),
   max_tokens: z.number().int().positive().optional(),
   seed: z.number().int().default(0),
 });
@@ -119,6 +152,12 @@ export const LatencyEvalSchema = z.strictObject({
   warmup: z.number().int().nonnegative().default(3),
 });
 
+/** The perplexity section's defaults, for code that does not start from a config (the CLI's help). */
+export const PERPLEXITY_DEFAULTS = PerplexityEvalSchema.parse({});
+
+/** Latency's defaults, for code that does not start from a config (the latency loop, the CLI's help). */
+export const LATENCY_DEFAULTS = LatencyEvalSchema.parse({});
+
 export const RegressionSchema = z.strictObject({
   perplexity: z.strictObject({ max_increase: Relative.default("1%"), abs_tolerance: z.number().nonnegative().default(1e-3) }).prefault({}),
   latency: z.strictObject({ max_increase: Relative.default("5%"), confidence: z.number().gt(0).lt(1).default(0.99) }).prefault({}),
@@ -129,7 +168,7 @@ export const RegressionSchema = z.strictObject({
 export const ConfigSchema = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-'"),
   model: ModelSourceSchema,
-  analyze: z.strictObject({ cutoffs: z.array(z.number().positive()).default([0.1, 0.01, 0.001]) }).prefault({}),
+  analyze: AnalyzeSchema.prefault({}),
   prune: PruneSchema.prefault({}),
   finetune: FinetuneSchema.optional(),
   eval: z

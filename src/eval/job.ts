@@ -2,6 +2,8 @@
  * One `prunebench eval` job from file paths: perplexity and/or latency, with the runner's
  * fingerprint. Plain data in, plain data out, so it can run in a worker thread.
  */
+import type { z } from "zod";
+import { DEFAULT_SEQ_LEN, LatencyEvalSchema, PerplexityEvalSchema } from "../config/schema.ts";
 import type { Family } from "../models/types.ts";
 import { checkFiniteWeights } from "../onnx/finite.ts";
 import { readModel } from "../onnx/model.ts";
@@ -13,6 +15,8 @@ import { logitsVocab, findLogitsOutput } from "./loss-graph.ts";
 import type { Protocol } from "./protocols.ts";
 import { runnerFingerprint } from "./runner.ts";
 import { createSession, type Provider } from "./session.ts";
+import { firstTokens } from "./text.ts";
+import { tokenizeCached } from "./token-cache.ts";
 import { loadTokenizer } from "./tokenizer.ts";
 
 export interface EvalJob {
@@ -26,6 +30,8 @@ export interface EvalJob {
     protocol?: Protocol;
     seqLen: number;
     stride?: number;
+    /** Evaluate the first ~this many tokens of the text (cut at a space). */
+    maxTokens?: number;
     batchSize?: number;
     seed?: number;
     tokenBudget?: number;
@@ -44,6 +50,33 @@ export interface EvalJob {
   };
   provider?: Provider;
   threads?: number;
+}
+
+/** A config's eval.perplexity keys, and what only the command line sets. */
+export type PerplexityInput = z.input<typeof PerplexityEvalSchema> &
+  Pick<NonNullable<EvalJob["perplexity"]>, "tokenizer" | "datasetName" | "batchSize" | "tokenBudget" | "decoderStart" | "joinRows" | "cacheDir">;
+/** A config's eval.latency keys but the job-wide ones (providers, threads), and what only the command line sets. */
+export type LatencyInput = Omit<z.input<typeof LatencyEvalSchema>, "providers" | "threads"> & Pick<NonNullable<EvalJob["latency"]>, "targetPrecision">;
+
+/**
+ * The one way to an EvalJob, from a config's eval section (the pipeline's evaluate stage) or
+ * from `prunebench eval`'s flags: what is left out is the config schema's default. A seq_len
+ * left out is DEFAULT_SEQ_LEN.eval, which the caller cuts to the model's positions (the
+ * preflight, fitJobToModel).
+ */
+export function evalJob(input: Pick<EvalJob, "model" | "family" | "provider" | "threads"> & { perplexity?: PerplexityInput; latency?: LatencyInput }): EvalJob {
+  const job: EvalJob = { model: input.model, family: input.family, provider: input.provider, threads: input.threads };
+  if (input.perplexity) {
+    const { tokenizer, datasetName, batchSize, tokenBudget, decoderStart, joinRows, cacheDir, ...keys } = input.perplexity;
+    const p = PerplexityEvalSchema.parse(keys);
+    job.perplexity = { tokenizer, dataset: p.dataset, datasetName, protocol: p.protocol, seqLen: p.seq_len ?? DEFAULT_SEQ_LEN.eval, stride: p.stride, maxTokens: p.max_tokens, seed: p.seed, batchSize, tokenBudget, decoderStart, joinRows, cacheDir };
+  }
+  if (input.latency) {
+    const { targetPrecision, ...keys } = input.latency;
+    const l = LatencyEvalSchema.parse(keys);
+    job.latency = { batch: l.batch, seqLen: l.seq_len, warmup: l.warmup, budgetMs: l.budget_ms, targetPrecision };
+  }
+  return job;
 }
 
 export interface EvalProgress {
@@ -78,7 +111,8 @@ export async function runEvalJob(job: EvalJob, hooks: { shouldStop?: () => boole
   if (job.perplexity) {
     const p = job.perplexity;
     const tokenizer = loadTokenizer(p.tokenizer);
-    const { label, text } = await readDataset(p.dataset, { cacheDir: p.cacheDir ?? defaultCacheDir() });
+    const read = await readDataset(p.dataset, { cacheDir: p.cacheDir ?? defaultCacheDir() });
+    const { label, text } = p.maxTokens === undefined ? read : firstTokens(read.text, read.label, tokenizeCached(tokenizer, read.text, { cacheDir: p.cacheDir }).length, p.maxTokens);
     const result = await evaluatePerplexity(model, tokenizer, text, p.datasetName ?? label, {
       ...p,
       family,

@@ -3,6 +3,7 @@
  * seq_len: warm-up runs, then timed runs until the median is known to a target precision or
  * the time budget is spent. Raw samples are kept for the comparison statistics.
  */
+import { LATENCY_DEFAULTS } from "../config/schema.ts";
 import type * as ort from "onnxruntime-node";
 import type { Family } from "../models/types.ts";
 import type { Latency } from "../results/schema.ts";
@@ -45,9 +46,9 @@ export async function measureLatency(options: LatencyOptions): Promise<Latency &
     const out = await options.session.run(feeds, outputs);
     for (const t of Object.values(out)) t.dispose();
   };
-  const warmup = options.warmup ?? 3;
+  const warmup = options.warmup ?? LATENCY_DEFAULTS.warmup;
   for (let i = 0; i < warmup; i++) await run();
-  const budget = options.budgetMs ?? 10_000;
+  const budget = options.budgetMs ?? LATENCY_DEFAULTS.budget_ms;
   const target = options.targetPrecision ?? 0.01;
   const minRuns = options.minRuns ?? 10;
   const maxRuns = options.maxRuns ?? 1000;

@@ -19,3 +19,15 @@ export function joinHfRows(text: string): string {
   const rows = (text.match(/[^\n]*\n|[^\n]+$/g) ?? []).map((row) => (row.trim() === "" ? "" : row));
   return rows.join("\n\n");
 }
+
+/**
+ * The first ~`maxTokens` tokens of a text of `tokenCount` tokens, cut at a space (eval's
+ * `max_tokens`, `prunebench eval --max-tokens`), and its label saying so; the text as it is
+ * when it is no longer.
+ */
+export function firstTokens(text: string, label: string, tokenCount: number, maxTokens: number): { text: string; label: string } {
+  if (tokenCount <= maxTokens) return { text, label };
+  const approx = Math.floor((text.length * maxTokens) / tokenCount);
+  const cut = text.lastIndexOf(" ", approx);
+  return { text: text.slice(0, cut > approx / 2 ? cut + 1 : approx), label: `${label} (first ~${maxTokens} tokens)` };
+}

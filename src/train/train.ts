@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { TensorProtoSchema, type TensorProto } from "onnx-buf";
+import { FINETUNE_DEFAULTS, warmupSteps } from "../config/schema.ts";
 import { findLogitsOutput, IGNORE_INDEX, logitsVocab } from "../eval/loss-graph.ts";
 import type { Family } from "../models/types.ts";
 import { DataType, isFloatType } from "../onnx/dtype.ts";
@@ -44,6 +45,10 @@ export interface TrainOptions {
   maskToken?: number;
   /** Encoder-decoder: the decoder start id (default 0). */
   decoderStart?: number;
+  /**
+   * The recipe below defaults to the config schema's (FINETUNE_DEFAULTS, src/config/schema.ts):
+   * warm-up steps (default 5% of `steps`), schedule, decoupled weight decay, gradient-norm clip.
+   */
   warmup?: number;
   schedule?: Schedule;
   minLr?: number;
@@ -51,6 +56,7 @@ export interface TrainOptions {
   clipNorm?: number;
   /** Micro-batches summed into one step. */
   accumulate?: number;
+  /** Validate every this many steps (default steps / 5). */
   evalEvery?: number;
   evalBatches?: number;
   /** Stop after this many validations without improvement, and keep the best weights. */
@@ -106,30 +112,105 @@ export function trainModel(options: TrainOptions): Promise<TrainResult> {
   return finetune(options);
 }
 
+/** The recipe with every default filled in: the config schema's (FINETUNE_DEFAULTS), nowhere else. */
+interface Recipe {
+  warmup: number;
+  schedule: Schedule;
+  weightDecay: number;
+  clipNorm: number;
+  accumulate: number;
+  evalEvery: number;
+  evalBatches: number;
+  seed: number;
+  /** The last step this call takes (`stopAt`, or `steps`). */
+  end: number;
+}
+
+function recipeOf(o: TrainOptions): Recipe {
+  const d = FINETUNE_DEFAULTS;
+  return {
+    warmup: o.warmup ?? warmupSteps(d.warmup, o.steps),
+    schedule: o.schedule ?? d.schedule,
+    weightDecay: o.weightDecay ?? d.weight_decay,
+    clipNorm: o.clipNorm ?? d.clip,
+    accumulate: Math.max(1, o.accumulate ?? d.accumulate),
+    evalEvery: o.evalEvery ?? Math.max(1, Math.floor(o.steps / 5)),
+    evalBatches: o.evalBatches ?? d.eval_batches,
+    seed: o.seed ?? d.seed,
+    end: Math.min(o.steps, o.stopAt ?? o.steps),
+  };
+}
+
+/** What the loop carries from step to step; history and validation go into checkpoints. */
+interface LoopState {
+  /** Steps done. */
+  step: number;
+  history: TrainResult["history"];
+  validation: Validation[];
+  initial: Validation;
+  best: Validation;
+  sinceBest: number;
+  stoppedEarly: boolean;
+  trainedTokens: number;
+  /** The weights of the lowest validation loss (with keepBest or patience). */
+  keeper?: BestWeights<Validation>;
+}
+
+/** The sessions, weights and data one fine-tune runs on, built once. */
+interface Engine {
+  graph: TrainingGraph;
+  trainSession: ort.InferenceSession;
+  evalSession: ort.InferenceSession;
+  optimizer: GraphAdamW;
+  states: ParamState[];
+  train: ArrayLike<number>;
+  batchOptions: BatchOptions;
+  rng: Rng;
+  feedsFor: (examples: Example[], scale: number) => Record<string, ort.Tensor>;
+  validate: (step: number) => Promise<Validation>;
+  clock: <T>(part: keyof TrainResult["profile"], run: () => Promise<T>) => Promise<T>;
+  profile: TrainResult["profile"];
+}
+
 /**
  * Fine-tunes (or trains) `o.model`. Its external weights are read into memory once; the model
  * passed in is otherwise left as it was, and the result is a new model sharing its graph.
  */
 export async function finetune(o: TrainOptions): Promise<TrainResult> {
   const started = process.hrtime.bigint();
+  const recipe = recipeOf(o);
+  const sessions: { release(): Promise<void> }[] = [];
+  try {
+    const engine = await buildEngine(o, recipe, sessions);
+    const state = await startOrResume(o, engine);
+    const loopStart = process.hrtime.bigint();
+    while (state.step < recipe.end && !state.stoppedEarly) {
+      await trainStep(o, recipe, engine, state, loopStart);
+      const last = state.step === recipe.end;
+      if (state.step % recipe.evalEvery === 0 || last) await validateAndTrack(o, engine, state);
+      if (o.checkpoint && ((o.checkpoint.every && state.step % o.checkpoint.every === 0) || last || state.stoppedEarly)) {
+        saveCheckpoint(o.checkpoint.file, { step: state.step, rng: engine.rng.state, state: { history: state.history, validation: state.validation } }, engine.states);
+        o.onProgress?.({ kind: "checkpoint", step: state.step, file: o.checkpoint.file });
+      }
+    }
+    return finish(o, engine, state, { started, loopStart });
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+}
+
+/**
+ * Training computes in fp32 on plain ops (fp16 widened, fused kernels written out); the tuned
+ * weights go back into o.model's own graph and types. The training and evaluation sessions,
+ * the optimizer graph and the validation batches are built here, once; every session made is
+ * pushed to `sessions` so the caller releases it whatever fails after.
+ */
+async function buildEngine(o: TrainOptions, recipe: Recipe, sessions: { release(): Promise<void> }[]): Promise<Engine> {
   const vocab = o.vocab ?? logitsVocab(findLogitsOutput(o.model, o.logits));
   if (!vocab) throw new Error(`${o.model.file}: cannot tell the vocabulary size from the logits output; pass vocab`);
-  let train = o.tokens;
-  let valid = o.validTokens;
-  if (!valid) {
-    const cut = Math.floor(o.tokens.length * 0.9);
-    const part = (a: number, b?: number): ArrayLike<number> =>
-      ArrayBuffer.isView(o.tokens) ? (o.tokens as unknown as Int32Array).subarray(a, b) : (Array.prototype.slice.call(o.tokens, a, b) as number[]);
-    valid = part(cut);
-    train = part(0, cut);
-  }
+  const { train, valid } = holdOut(o);
   const batchOptions: BatchOptions = { family: o.family, seqLen: o.seqLen, vocab, maskToken: o.maskToken, decoderStart: o.decoderStart };
-  const rng = new Rng(o.seed ?? 0);
-  const accumulate = Math.max(1, o.accumulate ?? 1);
-
   const sample = randomBatch(train, o.batch, batchOptions, new Rng(1));
-  // Training computes in fp32 on plain ops (fp16 widened, fused kernels written out); the
-  // tuned weights go back into o.model's own graph and types.
   const view = trainingView(o.model);
   const viewGraph = graphOf(view.model);
   const modelInputs = viewGraph.input.map((i) => i.name).filter((n) => !viewGraph.initializer.some((t) => t.name === n));
@@ -147,8 +228,27 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
   });
   const feedTypes = inputTypes(graph.train);
   const trainSession = await openSession(graph.train, o.session);
+  sessions.push(trainSession);
   const evalSession = await openSession(graph.evaluate, o.session);
-  let optimizer: GraphAdamW | undefined;
+  sessions.push(evalSession);
+  const states = initialStates(view.model, graph, o.masks);
+  const optimizer = await GraphAdamW.create(states, { weightDecay: recipe.weightDecay, clipNorm: recipe.clipNorm, accumulate: recipe.accumulate }, o.session);
+  sessions.push(optimizer);
+  const byName = new Map(states.map((s) => [s.name, s]));
+  const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, tensorOf(byName.get(p.name)!.value, p.dims)]));
+  const feedsFor = (examples: Example[], scale: number) => ({ ...batchFeeds(examples, graph.inputs, feedTypes, { ...past, [graph.scale!]: scaleTensor(scale) }), ...paramFeeds() });
+  const validationBatches = sequentialBatches(valid, o.batch, recipe.evalBatches, batchOptions, new Rng(recipe.seed + 1));
+  const validate = async (step: number): Promise<Validation> => {
+    let sum = 0;
+    let count = 0;
+    for (const examples of validationBatches) {
+      const out = await evalSession.run(feedsFor(examples, 1));
+      sum += out[graph.loss].data[0] as number;
+      count += scored(examples);
+    }
+    const loss = sum / count;
+    return { step, loss, perplexity: Math.exp(loss), tokens: count };
+  };
   const profile: TrainResult["profile"] = { trainGraphSeconds: 0, optimizerSeconds: 0, validationSeconds: 0 };
   const clock = async <T>(part: keyof TrainResult["profile"], run: () => Promise<T>): Promise<T> => {
     const at = process.hrtime.bigint();
@@ -158,116 +258,99 @@ export async function finetune(o: TrainOptions): Promise<TrainResult> {
       profile[part] += Number(process.hrtime.bigint() - at) / 1e9;
     }
   };
-  try {
-    const states = initialStates(view.model, graph, o.masks);
-    optimizer = await GraphAdamW.create(states, { weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1, accumulate }, o.session);
-    const byName = new Map(states.map((s) => [s.name, s]));
-    const paramFeeds = () => Object.fromEntries(graph.params.map((p) => [p.name, tensorOf(byName.get(p.name)!.value, p.dims)]));
-    const feedsFor = (examples: Example[], scale: number) => ({ ...batchFeeds(examples, graph.inputs, feedTypes, { ...past, [graph.scale!]: scaleTensor(scale) }), ...paramFeeds() });
+  return { graph, trainSession, evalSession, optimizer, states, train, batchOptions, rng: new Rng(recipe.seed), feedsFor, validate, clock, profile };
+}
 
-    const validationBatches = sequentialBatches(valid, o.batch, o.evalBatches ?? 4, batchOptions, new Rng((o.seed ?? 0) + 1));
-    const validate = async (step: number): Promise<Validation> => {
-      let sum = 0;
-      let count = 0;
-      for (const examples of validationBatches) {
-        const out = await evalSession.run(feedsFor(examples, 1));
-        sum += out[graph.loss].data[0] as number;
-        count += scored(examples);
-      }
-      const loss = sum / count;
-      return { step, loss, perplexity: Math.exp(loss), tokens: count };
-    };
+/** Validation token ids: `o.validTokens`, or the last 10% of `o.tokens`, held out from training. */
+function holdOut(o: TrainOptions): { train: ArrayLike<number>; valid: ArrayLike<number> } {
+  if (o.validTokens) return { train: o.tokens, valid: o.validTokens };
+  const cut = Math.floor(o.tokens.length * 0.9);
+  const part = (a: number, b?: number): ArrayLike<number> =>
+    ArrayBuffer.isView(o.tokens) ? (o.tokens as unknown as Int32Array).subarray(a, b) : (Array.prototype.slice.call(o.tokens, a, b) as number[]);
+  return { train: part(0, cut), valid: part(cut) };
+}
 
-    let start = 0;
-    let history: TrainResult["history"] = [];
-    let validation: Validation[] = [];
-    if (o.resume && o.checkpoint && existsSync(o.checkpoint.file)) {
-      const header = loadCheckpoint(o.checkpoint.file, states);
-      start = header.step;
-      rng.state = header.rng;
-      history = (header.state.history as TrainResult["history"]) ?? [];
-      validation = (header.state.validation as Validation[]) ?? [];
-    }
-    const initial = validation[0] ?? (await validate(start));
-    if (validation.length === 0) validation.push(initial);
-    o.onProgress?.({ kind: "validation", step: start, loss: initial.loss, perplexity: initial.perplexity });
-
-    // After a resume the weights of an earlier best are gone: the resumed weights start the count.
-    const latest = validation[validation.length - 1];
-    const keeper = o.patience || o.keepBest ? BestWeights.from(latest.step === start ? latest : await validate(start), states) : undefined;
-    let best = keeper?.best ?? validation.reduce((a, b) => (b.loss < a.loss ? b : a));
-    let sinceBest = 0;
-    let stoppedEarly = false;
-    let trainedTokens = 0;
-    const loopStart = process.hrtime.bigint();
-    const warmup = o.warmup ?? Math.floor(o.steps * 0.05);
-    const evalEvery = o.evalEvery ?? Math.max(1, Math.floor(o.steps / 5));
-    let step = start;
-    const end = Math.min(o.steps, o.stopAt ?? o.steps);
-    for (; step < end; step++) {
-      // Micro-batch gradients go to the optimizer graph as they came out (it sums them).
-      const grads: ort.Tensor[][] = [];
-      let loss = 0;
-      for (let micro = 0; micro < accumulate; micro++) {
-        const examples = randomBatch(train, o.batch, batchOptions, rng);
-        const feeds = feedsFor(examples, 1 / (scored(examples) * accumulate));
-        const out = await clock("trainGraphSeconds", () => trainSession.run(feeds));
-        loss += out[graph.loss].data[0] as number;
-        grads.push(graph.params.map((p) => out[p.grad]));
-        trainedTokens += examples.length * o.seqLen;
-      }
-      const lr = learningRate(step, { lr: o.lr, steps: o.steps, warmup, schedule: o.schedule ?? "linear", minLr: o.minLr });
-      const gradNorm = await clock("optimizerSeconds", () => optimizer!.step(grads, lr, step + 1));
-      history.push({ step: step + 1, loss, lr, gradNorm });
-      const seconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
-      o.onProgress?.({ kind: "step", step: step + 1, steps: o.steps, loss, lr, gradNorm, tokensPerSecond: trainedTokens / seconds });
-      const last = step + 1 === end;
-      if ((step + 1) % evalEvery === 0 || last) {
-        const v = await clock("validationSeconds", () => validate(step + 1));
-        validation.push(v);
-        o.onProgress?.({ kind: "validation", step: v.step, loss: v.loss, perplexity: v.perplexity });
-        if (keeper ? keeper.offer(v, states) : v.loss < best.loss) {
-          best = v;
-          sinceBest = 0;
-        } else if (o.patience && ++sinceBest >= o.patience) {
-          stoppedEarly = true;
-        }
-      }
-      if (o.checkpoint && ((o.checkpoint.every && (step + 1) % o.checkpoint.every === 0) || last || stoppedEarly)) {
-        saveCheckpoint(o.checkpoint.file, { step: step + 1, rng: rng.state, state: { history, validation } }, states);
-        o.onProgress?.({ kind: "checkpoint", step: step + 1, file: o.checkpoint.file });
-      }
-      if (stoppedEarly) {
-        step++;
-        break;
-      }
-    }
-    keeper?.restore(validation[validation.length - 1], states);
-    const final = keeper ? keeper.best : validation[validation.length - 1];
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const loopSeconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
-    const values = new Map(states.map((s) => [s.name, s.value]));
-    const tuned = withWeights(o.model, values, graph.tied);
-    return {
-      model: tuned,
-      steps: step,
-      history,
-      validation,
-      initial,
-      final,
-      stoppedEarly,
-      tokensPerSecond: loopSeconds > 0 ? trainedTokens / loopSeconds : 0,
-      profile,
-      seconds,
-      trainable: graph.params.map((p) => p.name),
-      tied: graph.tied,
-      sparsity: o.masks ? checkSparsity(floatValues(tuned, [...o.masks.keys()]), o.masks) : undefined,
-    };
-  } finally {
-    await trainSession.release();
-    await evalSession.release();
-    await optimizer?.release();
+/** The loop's state at step 0 (validated), or read back from `o.checkpoint` with `o.resume`. */
+async function startOrResume(o: TrainOptions, engine: Engine): Promise<LoopState> {
+  let start = 0;
+  let history: TrainResult["history"] = [];
+  let validation: Validation[] = [];
+  if (o.resume && o.checkpoint && existsSync(o.checkpoint.file)) {
+    const header = loadCheckpoint(o.checkpoint.file, engine.states);
+    start = header.step;
+    engine.rng.state = header.rng;
+    history = (header.state.history as TrainResult["history"]) ?? [];
+    validation = (header.state.validation as Validation[]) ?? [];
   }
+  const initial = validation[0] ?? (await engine.validate(start));
+  if (validation.length === 0) validation.push(initial);
+  o.onProgress?.({ kind: "validation", step: start, loss: initial.loss, perplexity: initial.perplexity });
+
+  // After a resume the weights of an earlier best are gone: the resumed weights start the count.
+  const latest = validation[validation.length - 1];
+  const keeper = o.patience || o.keepBest ? BestWeights.from(latest.step === start ? latest : await engine.validate(start), engine.states) : undefined;
+  const best = keeper?.best ?? validation.reduce((a, b) => (b.loss < a.loss ? b : a));
+  return { step: start, history, validation, initial, best, sinceBest: 0, stoppedEarly: false, trainedTokens: 0, keeper };
+}
+
+/** One optimizer step. Micro-batch gradients go to the optimizer graph as they came out (it sums them). */
+async function trainStep(o: TrainOptions, recipe: Recipe, engine: Engine, state: LoopState, loopStart: bigint): Promise<void> {
+  const { graph } = engine;
+  const grads: ort.Tensor[][] = [];
+  let loss = 0;
+  for (let micro = 0; micro < recipe.accumulate; micro++) {
+    const examples = randomBatch(engine.train, o.batch, engine.batchOptions, engine.rng);
+    const feeds = engine.feedsFor(examples, 1 / (scored(examples) * recipe.accumulate));
+    const out = await engine.clock("trainGraphSeconds", () => engine.trainSession.run(feeds));
+    loss += out[graph.loss].data[0] as number;
+    grads.push(graph.params.map((p) => out[p.grad]));
+    state.trainedTokens += examples.length * o.seqLen;
+  }
+  const lr = learningRate(state.step, { lr: o.lr, steps: o.steps, warmup: recipe.warmup, schedule: recipe.schedule, minLr: o.minLr });
+  const gradNorm = await engine.clock("optimizerSeconds", () => engine.optimizer.step(grads, lr, state.step + 1));
+  state.step++;
+  state.history.push({ step: state.step, loss, lr, gradNorm });
+  const seconds = Number(process.hrtime.bigint() - loopStart) / 1e9;
+  o.onProgress?.({ kind: "step", step: state.step, steps: o.steps, loss, lr, gradNorm, tokensPerSecond: state.trainedTokens / seconds });
+}
+
+/** A validation: the best weights kept, and early stopping after `patience` validations without improvement. */
+async function validateAndTrack(o: TrainOptions, engine: Engine, state: LoopState): Promise<void> {
+  const v = await engine.clock("validationSeconds", () => engine.validate(state.step));
+  state.validation.push(v);
+  o.onProgress?.({ kind: "validation", step: v.step, loss: v.loss, perplexity: v.perplexity });
+  if (state.keeper ? state.keeper.offer(v, engine.states) : v.loss < state.best.loss) {
+    state.best = v;
+    state.sinceBest = 0;
+  } else if (o.patience && ++state.sinceBest >= o.patience) {
+    state.stoppedEarly = true;
+  }
+}
+
+/** The tuned model (the best weights put back) and what the run measured. */
+function finish(o: TrainOptions, engine: Engine, state: LoopState, clocks: { started: bigint; loopStart: bigint }): TrainResult {
+  const { keeper, validation } = state;
+  keeper?.restore(validation[validation.length - 1], engine.states);
+  const final = keeper ? keeper.best : validation[validation.length - 1];
+  const seconds = Number(process.hrtime.bigint() - clocks.started) / 1e9;
+  const loopSeconds = Number(process.hrtime.bigint() - clocks.loopStart) / 1e9;
+  const values = new Map(engine.states.map((s) => [s.name, s.value]));
+  const tuned = withWeights(o.model, values, engine.graph.tied);
+  return {
+    model: tuned,
+    steps: state.step,
+    history: state.history,
+    validation,
+    initial: state.initial,
+    final,
+    stoppedEarly: state.stoppedEarly,
+    tokensPerSecond: loopSeconds > 0 ? state.trainedTokens / loopSeconds : 0,
+    profile: engine.profile,
+    seconds,
+    trainable: engine.graph.params.map((p) => p.name),
+    tied: engine.graph.tied,
+    sparsity: o.masks ? checkSparsity(floatValues(tuned, [...o.masks.keys()]), o.masks) : undefined,
+  };
 }
 
 function scored(examples: Example[]): number {

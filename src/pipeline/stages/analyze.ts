@@ -1,5 +1,4 @@
-import { analyzeModel } from "../../analyze/model.ts";
-import { readModel } from "../../onnx/model.ts";
+import { analyzeRequest, runAnalyze } from "../../analyze/model.ts";
 import type { Analysis } from "../../results/analysis.ts";
 import type { RunContext } from "../context.ts";
 
@@ -8,7 +7,8 @@ export function analyzeStage(ctx: RunContext): Analysis {
   const done = ctx.journal.get<Analysis>("analyze");
   if (done) return done;
   ctx.progress.log(`analyze ${ctx.loaded.config.name}`);
-  const { analysis } = analyzeModel({ model: readModel(ctx.modelFile), map: ctx.map, cutoffs: ctx.loaded.config.analyze.cutoffs });
+  const request = analyzeRequest({ model: ctx.modelFile, family: ctx.map.family, cutoffs: ctx.loaded.config.analyze.cutoffs });
+  const { analysis } = runAnalyze(request, { map: ctx.map });
   ctx.journal.put("analyze", analysis);
   return analysis;
 }

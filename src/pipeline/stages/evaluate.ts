@@ -1,4 +1,4 @@
-import type { EvalJob, EvalOutcome } from "../../eval/job.ts";
+import { evalJob, type EvalJob, type EvalOutcome } from "../../eval/job.ts";
 import { runInWorker } from "../../eval/worker-client.ts";
 import type { Latency, Perplexity } from "../../results/schema.ts";
 import { RunInterrupted, type RunContext } from "../context.ts";
@@ -26,25 +26,18 @@ export async function evaluateStage(ctx: RunContext, stage: string, modelFile: s
   const measures: Measures = { latency: [], warnings: [], seconds: 0 };
   const providers = evalConfig.latency ? evalConfig.latency.providers : ["cpu" as const];
   for (const [i, provider] of providers.entries()) {
-    const job: EvalJob = { model: modelFile, family: ctx.map.family, provider, threads: evalConfig.latency ? evalConfig.latency.threads || undefined : undefined };
-    if (i === 0 && evalConfig.perplexity) {
-      const p = evalConfig.perplexity;
-      const data = await datasetText(ctx, p.dataset, p.max_tokens);
-      job.perplexity = {
-        tokenizer: ctx.tokenizerFile,
-        dataset: data.file,
-        datasetName: data.label,
-        protocol: p.protocol,
-        seqLen: ctx.seqLen.eval,
-        stride: p.stride,
-        seed: p.seed,
-        cacheDir: ctx.cacheDir,
-      };
-    }
-    if (evalConfig.latency) {
-      const l = evalConfig.latency;
-      job.latency = { batch: l.batch, seqLen: l.seq_len, warmup: l.warmup, budgetMs: l.budget_ms };
-    }
+    const p = i === 0 && evalConfig.perplexity ? evalConfig.perplexity : undefined;
+    // The text is cut to max_tokens once, in the run's data folder, where the overlap check reads it too.
+    const data = p ? await datasetText(ctx, p.dataset, p.max_tokens) : undefined;
+    const l = evalConfig.latency;
+    const job = evalJob({
+      model: modelFile,
+      family: ctx.map.family,
+      provider,
+      threads: l ? l.threads || undefined : undefined,
+      perplexity: p && data ? { ...p, dataset: data.file, datasetName: data.label, max_tokens: undefined, seq_len: ctx.seqLen.eval, tokenizer: ctx.tokenizerFile, cacheDir: ctx.cacheDir } : undefined,
+      latency: l ? { batch: l.batch, seq_len: l.seq_len, budget_ms: l.budget_ms, warmup: l.warmup } : undefined,
+    });
     if (!job.perplexity && !job.latency) continue;
     if (ctx.stop.requested) throw new RunInterrupted(stage);
     const outcome = await runJob(ctx, job, `${label} [${provider}]`).catch((error: unknown) => {
