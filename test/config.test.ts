@@ -54,7 +54,7 @@ test("defaults are applied where a config leaves sections out", () => {
   });
   // A section given empty gets its own defaults; a value given is kept.
   const full = parseConfig(`${MINIMAL}finetune: {}\nprune: { budget: {}, sensitivity: {}, calibration: { samples: 16 } }\neval: { latency: false }\n`, "tiny.yml").config;
-  assert.deepEqual(full.finetune, { steps: 100, lr: 5e-5, batch: 4, dataset: "bundled/train", warmup: 0, weight_decay: 0, seed: 0 });
+  assert.deepEqual(full.finetune, { steps: 100, lr: 5e-5, batch: 8, dataset: "bundled/train", warmup: "5%", weight_decay: 0.01, schedule: "linear", clip: 1, accumulate: 1, eval_batches: 4, seed: 0 });
   assert.deepEqual(full.prune.budget, { max_increase: "2%", metric: "perplexity", finetune: false, tolerance: 0.01, allocation: false });
   assert.deepEqual(full.prune.sensitivity, { method: "magnitude", sparsity: 0.5 });
   assert.deepEqual(full.prune.calibration, { dataset: "bundled/train", samples: 16, seed: 0 });
