@@ -67,8 +67,8 @@ test("prune, finetune and eval commands give the masks, weights and perplexities
   try {
     // A tiny untrained decoder with the demo tokenizer's 260 ids and 64 positions.
     writeModel(buildModel({ family: "decoder", preset: "tiny", sizes: { vocab: 260, layers: 1, dModel: 32, heads: 2, dFF: 64, positions: 64 }, seed: 7 }), path.join(dir, "model.onnx"));
-    // Fine-tuning's batch, warm-up, weight decay, validation text and special ids are the
-    // defaults on both sides; calibration's window and samples are given.
+    // Left to the defaults on both sides: fine-tuning's batch, warm-up, weight decay, validation
+    // text and special ids; calibration's samples and window (cut to the 64 positions).
     writeFileSync(
       path.join(dir, "tiny.yml"),
       `name: tiny
@@ -76,7 +76,6 @@ model: { path: model.onnx, tokenizer: ${tokenizer} }
 prune:
   methods: [magnitude, wanda]
   sparsity: [0.5]
-  calibration: { dataset: bundled/train, samples: 8, seq_len: 32 }
 finetune: { steps: 4, lr: 1e-3, seq_len: 16 }
 eval:
   perplexity: { dataset: bundled/test, seq_len: 32, max_tokens: 600 }
@@ -104,7 +103,7 @@ eval:
       assert.deepEqual({ token: a.token, word: a.word, bitsPerByte: a.bitsPerByte, tokens: a.tokens }, { token: b.token, word: b.word, bitsPerByte: b.bitsPerByte, tokens: b.tokens }, what);
 
     same(await cliPerplexity("model.onnx"), perplexityOf("dense"), "dense perplexity");
-    const calibration = { wanda: ["--calibration", "bundled/train", "--tokenizer", tokenizer, "--calibration-samples", "8", "--calibration-seq-len", "32"], magnitude: [] };
+    const calibration = { wanda: ["--calibration", "bundled/train", "--tokenizer", tokenizer], magnitude: [] };
     for (const method of ["magnitude", "wanda"] as const) {
       const id = `${method}@0.5`;
       await ok(["prune", "model.onnx", "--method", method, "--sparsity", "0.5", "--out", `${method}.onnx`, "--mask", `${method}.mask`, "--cache", cache, ...calibration[method]], dir);

@@ -238,7 +238,7 @@ export function register(program: Command): void {
     .option("--budget <increase>", "instead of --sparsity: search the highest sparsity whose perplexity on --dataset is within this increase over dense (\"2%\" or 0.02), and write that model")
     .option("--tolerance <step>", `with --budget: grid step and final bracket width (default ${BudgetSchema.parse({}).tolerance})`)
     .option("--dataset <ref>", "with --budget: evaluation text (a file, bundled/test, wikitext-2-raw/test, <folder>:test); needs --tokenizer")
-    .option("--seq-len <n>", "with --budget: perplexity window in tokens (default 512)")
+    .option("--seq-len <n>", `with --budget: perplexity window in tokens (default ${DEFAULT_SEQ_LEN.eval}, cut to the model's positions)`)
     .option("--stride <n>", "with --budget: sliding-window stride (default --seq-len)")
     .action(async (model: string, options: PruneCommandOptions) => {
       if (!["auto", "stream", "memory"].includes(options.engine ?? "auto")) {
