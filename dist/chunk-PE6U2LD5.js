@@ -1,2 +1,0 @@
-import { createRequire as __pbCreateRequire } from "node:module"; const require = __pbCreateRequire(import.meta.url);
-import{createStopSignal,resultFile,runConfigs}from"./chunk-Q3ZNGAKB.js";import"./chunk-6L6XH7BM.js";import"./chunk-A4WRGCJ4.js";import"./chunk-PPXCYA7O.js";import"./chunk-2SMIJBH4.js";import{RunInterrupted}from"./chunk-Y55HWJSM.js";import"./chunk-XUPBF66M.js";export{RunInterrupted,createStopSignal,resultFile,runConfigs};
