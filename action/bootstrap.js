@@ -3,6 +3,7 @@
 // bundled (onnxruntime-node's native binaries, the Moby-Dick corpus's data files) is pinned in
 // dist/package-lock.json and installed here into dist/node_modules, once per lock file, variant
 // and Node major: the tarballs straight from the npm registry (action/registry-install.js,
+// loaded as dist/registry-install.js, bundled with node-tar, since nothing is installed yet;
 // keeping only this platform's binaries), or with npm ci where that cannot be done (a proxy, a
 // failed download); then the CUDA build of onnxruntime-node when nvidia-smi sees a GPU.
 // The install runs while dist/action.js starts: the Action waits for it only where it first
@@ -19,7 +20,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renam
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { directInstallBlocker, installFromRegistry, IntegrityError, npmConfig, registryFor } from "./registry-install.js";
+import { directInstallBlocker, installFromRegistry, IntegrityError, npmConfig, registryFor } from "../dist/registry-install.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(root, "dist");

@@ -12,5 +12,6 @@ export function tlsOptions(config: NpmConfig): { ca?: string; cert?: string; key
 export function authTokenFor(config: NpmConfig, url: string): string | null;
 export function resolveInLock(packages: Record<string, unknown>, from: string, name: string): string | null;
 export function lockPackages(lock: LockFile, skip?: ReadonlySet<string>): Array<{ key: string; name: string; version: string; integrity: string; dir: string }>;
+export function extractTar(streams: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream>, dest: string, keep?: (rel: string) => boolean, signal?: AbortSignal): Promise<void>;
 export function fetchPackage(options: { url: string; integrity: string; dest: string; keep: (rel: string) => boolean; token?: string | null; tls?: object; signal?: AbortSignal }): Promise<void>;
 export function installFromRegistry(options: { lock: LockFile; modules: string; keep: (name: string, rel: string) => boolean; skip?: ReadonlySet<string>; config: NpmConfig }): Promise<number>;

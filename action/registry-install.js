@@ -1,10 +1,12 @@
 // Installs the packages of a lock file straight from the npm registry, without npm: each
 // package's tarball, at the version and integrity the lock pins, is fetched with node:https
-// and streamed through gunzip into a tar reader that writes only the files a runner keeps
-// (onnxruntime-node's binaries for this platform and architecture, not the 255 MB for other
-// systems), while the sha512 of the whole tarball is computed as it streams. Nothing reaches
-// the caller's folder unless every tarball matched its integrity: files land in a staging
-// folder the caller renames into place. Plain JavaScript, like bootstrap.js, which uses it.
+// and streamed through gunzip into node-tar (the `tar` package npm itself extracts with),
+// which writes only the files a runner keeps (onnxruntime-node's binaries for this platform and
+// architecture, not the 255 MB for other systems), while the sha512 of the whole tarball is
+// computed as it streams. Nothing reaches the caller's folder unless every tarball matched its
+// integrity: files land in a staging folder the caller renames into place. Plain JavaScript;
+// bootstrap.js runs before anything is installed, so it loads this file as bundled, with tar
+// inside, by scripts/build-dist.ts (dist/registry-install.js).
 //
 // It honours npm's settings for fetching (npm_config_*, .npmrc's registry, @scope:registry,
 // //host/:_authToken, cafile, ca, cert, key, strict-ssl, with ${VAR} expansion). Settings it
@@ -12,7 +14,7 @@
 /* global AbortController -- Node's own, since Node 15 */
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import os from "node:os";
@@ -21,13 +23,41 @@ import { Transform } from "node:stream";
 import { URL } from "node:url";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { TarExtractor } from "./tar-extract.js";
+import { Unpack } from "tar";
 
 const DEFAULT_REGISTRY = "https://registry.npmjs.org/";
 /** A connection that sends nothing for this long is given up (the caller falls back to npm). */
 const STALL_MS = 30_000;
 /** gunzip's output chunks: its default 16 KiB made inflating onnxruntime-node's 301 MB about twice as slow here. */
 const GUNZIP_CHUNK = 1 << 18;
+
+/** node-tar's types of entries that are files; links and the rest are skipped, as npm skips links. */
+const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
+
+/**
+ * Streams a tar archive (not gzipped) through `streams` (the source first) and writes under dest
+ * the files for which keep(path inside the package) is true. The first path component
+ * ("package/") is dropped, as npm drops it. strict: what node-tar would only warn about is an
+ * error here: a truncated entry, a bad header checksum, a path with ".." or an absolute one (a
+ * package that tries to write outside its folder is refused, not installed in part). node-tar
+ * accepts an archive cut at a header; one without its end-of-archive blocks is refused here.
+ */
+export async function extractTar(streams, dest, keep = () => true, signal = undefined) {
+  mkdirSync(dest, { recursive: true });
+  const unpack = new Unpack({
+    cwd: dest,
+    strip: 1,
+    strict: true,
+    filter: (entryPath, entry) => FILE_TYPES.has(entry.type) && keep(entryPath.slice(entryPath.indexOf("/") + 1)),
+    // As npm: the archive's uid/gid and mtimes are not applied (a runner in a container runs as root).
+    preserveOwner: false,
+    noMtime: true,
+  });
+  let ended = false;
+  unpack.on("eof", () => (ended = true));
+  await pipeline(...streams, unpack, { signal });
+  if (!ended) throw new Error("the tarball ends before its end-of-archive blocks (truncated)");
+}
 
 /** Thrown when a tarball does not match the lock's integrity: refused, never retried through npm. */
 export class IntegrityError extends Error {}
@@ -222,7 +252,7 @@ export async function fetchPackage({ url, integrity, dest, keep, token, tls = {}
         callback(null, chunk);
       },
     });
-    await pipeline(response, tap, createGunzip({ chunkSize: GUNZIP_CHUNK }), new TarExtractor(dest, keep), { signal });
+    await extractTar([response, tap, createGunzip({ chunkSize: GUNZIP_CHUNK })], dest, keep, signal);
   } catch (error) {
     const reason = signal?.aborted ? signal.reason : error;
     throw new Error(`${url}: ${reason?.message ?? String(reason)}`, { cause: error });

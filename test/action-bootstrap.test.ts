@@ -6,6 +6,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildInstaller } from "../scripts/build-dist.ts";
 import { lockOf, packPackage, sriOf, startRegistry, type FakeRegistry, type Packed } from "./helpers/fake-registry.ts";
 
 /**
@@ -55,7 +56,9 @@ async function rig(options: { gpu: boolean; npm: "ok" | "fails" | "missing"; loc
   mkdirSync(path.join(dir, "dist"), { recursive: true });
   mkdirSync(path.join(dir, "home"));
   mkdirSync(bin);
-  for (const f of ["bootstrap.js", "registry-install.js", "tar-extract.js"]) cpSync(path.join(ROOT, "action", f), path.join(dir, "action", f));
+  cpSync(path.join(ROOT, "action/bootstrap.js"), path.join(dir, "action/bootstrap.js"));
+  // Built fresh, as build:dist bundles it (node-tar inside): the rig has no node_modules, as a runner has none.
+  await buildInstaller(path.join(dir, "dist"));
   writeFileSync(path.join(dir, "dist/package.json"), "{}");
   writeFileSync(path.join(dir, "dist/package-lock.json"), options.lock ?? lockWith());
   // The Action as the real one behaves: starts, then waits for the install where it needs onnxruntime-node.

@@ -1,18 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { authTokenFor, directInstallBlocker, lockPackages, npmConfig, parseNpmrc, tarballUrl, tlsOptions } from "../action/registry-install.js";
-import { TarExtractor } from "../action/tar-extract.js";
+import { authTokenFor, directInstallBlocker, extractTar, lockPackages, npmConfig, parseNpmrc, tarballUrl, tlsOptions } from "../action/registry-install.js";
 
 /**
  * action/registry-install.js's pieces that bootstrap.js's end-to-end tests
  * (test/action-bootstrap.test.ts) do not reach one by one: npm's configuration as it reads it,
- * and the tar reader on archives GNU tar writes (long names, a path that climbs out).
+ * and the extraction through node-tar on archives GNU tar writes (long names, a link, a path that
+ * climbs out, a cut archive, a bad header).
  */
 
 function tempDir(): string {
@@ -77,26 +76,35 @@ test("the lock's packages are followed from its root as Node resolves them, skip
   assert.throws(() => lockPackages(only({ ...entry, dependencies: { gone: "1" } })), /the lock has no entry for gone \(needed by node_modules\/a\)/);
 });
 
-test("the tar reader keeps GNU tar's long names and the files chosen, and refuses a path that climbs out", async () => {
+test("extraction keeps GNU tar's long names and the files chosen, skips links, and refuses a path that climbs out, a cut archive and a bad header", async () => {
   const dir = tempDir();
   try {
     const long = `${"deep/".repeat(30)}${"n".repeat(150)}.txt`;
     mkdirSync(path.join(dir, "src/package", path.dirname(long)), { recursive: true });
     writeFileSync(path.join(dir, "src/package", long), "long");
     writeFileSync(path.join(dir, "src/package/skipped.bin"), "x");
+    symlinkSync("/etc/hostname", path.join(dir, "src/package/link"));
     execFileSync("tar", ["--format=gnu", "-czf", path.join(dir, "gnu.tgz"), "-C", path.join(dir, "src"), "package"]);
     const out = path.join(dir, "out");
-    await pipeline(createReadStream(path.join(dir, "gnu.tgz")), createGunzip(), new TarExtractor(out, (rel) => rel !== "skipped.bin"));
+    await extractTar([createReadStream(path.join(dir, "gnu.tgz")), createGunzip()], out, (rel) => rel !== "skipped.bin");
     assert.equal(readFileSync(path.join(out, long), "utf8"), "long");
     assert.ok(!existsSync(path.join(out, "skipped.bin")));
+    assert.deepEqual(readdirSync(out), ["deep"], "the link is not written");
 
     writeFileSync(path.join(dir, "evil"), "outside");
     execFileSync("tar", ["--format=ustar", "-P", "-cf", path.join(dir, "evil.tar"), "-C", path.join(dir, "src"), "package/../../evil"]);
-    await assert.rejects(pipeline(createReadStream(path.join(dir, "evil.tar")), new TarExtractor(path.join(dir, "out2"))), /tar entry "package\/\.\.\/\.\.\/evil" would be written outside the package/);
-    // Cut inside the long name's data: an archive that ends there is an error, not an empty package.
+    await assert.rejects(extractTar([createReadStream(path.join(dir, "evil.tar"))], path.join(dir, "out2")), /TAR_ENTRY_ERROR: path contains '\.\.'/);
+    assert.ok(!existsSync(path.join(dir, "out2/evil")) && !existsSync(path.join(path.dirname(dir), "evil")));
+    // Cut inside the long name's header, or after a whole header: an error, not an empty package.
     execFileSync("tar", ["--format=gnu", "-cf", path.join(dir, "whole.tar"), "-C", path.join(dir, "src"), "package"]);
-    writeFileSync(path.join(dir, "cut.tar"), readFileSync(path.join(dir, "whole.tar")).subarray(0, 700));
-    await assert.rejects(pipeline(createReadStream(path.join(dir, "cut.tar")), new TarExtractor(path.join(dir, "out3"))), /ends in the middle of an entry/);
+    for (const length of [700, 1024]) {
+      writeFileSync(path.join(dir, "cut.tar"), readFileSync(path.join(dir, "whole.tar")).subarray(0, length));
+      await assert.rejects(extractTar([createReadStream(path.join(dir, "cut.tar"))], path.join(dir, "out3")), /ends before its end-of-archive blocks \(truncated\)/);
+    }
+    const damaged = Buffer.from(readFileSync(path.join(dir, "whole.tar")));
+    damaged[10] ^= 1;
+    writeFileSync(path.join(dir, "damaged.tar"), damaged);
+    await assert.rejects(extractTar([createReadStream(path.join(dir, "damaged.tar"))], path.join(dir, "out4")), /TAR_ENTRY_INVALID: checksum failure/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
